@@ -1,0 +1,117 @@
+/*
+ * agent.h: internal interfaces of libmemprof.so, the agent that runs inside
+ * the profiled process.  Never included by the controller; the agent shares
+ * only ../wire.h with it.
+ *
+ * Families:
+ *  agent-core.c    start/stop, configuration, fork handling, the per-thread
+ *                  state, the guard, the recorder (sampling decision, stack
+ *                  capture and interning, records into the ring)
+ *  agent-ring.c    the producer side of the shared ring (wire.h)
+ *  agent-hooks.c   the interposed allocator entry points (malloc family, mmap)
+ *  agent-python.c  finding CPython in the process, reading the current
+ *                  thread's frames without the GIL, describing code objects
+ *  agent-pymem.c   wrapping Python's allocator domains and marking the end of
+ *                  the program's own code (atexit), run with the GIL held
+ *
+ * Rules for every file here: no stdio, no exit/abort, no allocation through
+ * malloc (use mmap), no lock that a hook can deadlock on, errno preserved by
+ * every hook, hidden visibility except the interposed names.
+ */
+
+#ifndef MEMPROF_AGENT_H
+#define MEMPROF_AGENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../wire.h"
+
+#define AGENT_EXPORT	__attribute__((visibility("default")))
+#define AGENT_TLS	__thread __attribute__((tls_model("initial-exec")))
+
+/* agent-core.c */
+
+/*
+ * Enter the recorder: returns 1 and sets this thread's guard when the caller
+ * may record, 0 when recording is off or this thread is already inside the
+ * agent (a nested allocation, which must go straight to the real function).
+ * Every 1 must be paired with agent_leave().
+ */
+int	agent_enter(void);
+void	agent_leave(void);
+
+/* Record an allocation or a free; call between agent_enter and agent_leave. */
+void	agent_record_alloc(void *addr, size_t size, enum wire_allocator allocator);
+void	agent_record_free(void *addr, enum wire_allocator allocator);
+void	agent_record_unmap(void *addr, size_t len);
+
+/* The program's own code has finished (Python atexit): snapshot point for "live at exit". */
+void	agent_record_exit(void);
+
+/* Announce the interpreter once (struct wire_python). */
+void	agent_record_python(uint32_t hexversion, uint32_t flags);
+
+/* agent-python.c */
+
+/* One raw Python frame as captured on the hot path: no names, no lines. */
+struct agent_pyframe {
+	uintptr_t	code;		/* PyCodeObject * */
+	uint32_t	offset;		/* byte offset of the current instruction in co_code */
+};
+
+/* What the controller needs to know about a code object (struct wire_code). */
+struct agent_pycode {
+	int32_t		firstlineno;
+	uint16_t	table_format;	/* WIRE_LINES_* */
+	const char	*filename;	/* UTF-8, in the caller's buffer */
+	size_t		filename_len;
+	const char	*name;		/* UTF-8, in the caller's buffer */
+	size_t		name_len;
+	const void	*table;		/* points into the code object's bytes */
+	size_t		table_len;
+};
+
+/*
+ * Find CPython in this process (dynamic or static build) and resolve what
+ * the walker needs.  Cheap after the first success; returns PY_VERSION_HEX,
+ * or 0 if there is no supported interpreter (yet).  Async-signal-safe after
+ * the first call.
+ */
+uint32_t agent_python_detect(void);
+
+/* 1 if the interpreter in this process is linked into the executable. */
+int	agent_python_is_static(void);
+
+/*
+ * Walk the calling thread's Python frames, innermost first, into frames[]
+ * (at most max).  Returns the number written (0: this thread runs no Python
+ * code now).  Sets *truncated when deeper frames were left out.  No
+ * allocation, no locks, no reference counts, no GIL needed.
+ */
+int	agent_python_walk(struct agent_pyframe *frames, int max, int *truncated);
+
+/*
+ * A cheap fingerprint of a code object (e.g. its name and file pointers and
+ * first line) so that a cache keyed by address notices when a freed code
+ * object's address is reused by another.
+ */
+uint64_t agent_python_code_key(uintptr_t code);
+
+/*
+ * Describe a code object, copying its file and function names as UTF-8
+ * into buf (cap bytes; names are cut to fit).  Returns 0, or -1 if the
+ * object does not look like a code object.
+ */
+int	agent_python_describe(uintptr_t code, struct agent_pycode *out, char *buf, size_t cap);
+
+/* agent-pymem.c */
+
+/*
+ * Called from the recorder's slow path: once the interpreter is initialized,
+ * arrange (once) for the PyMem/PyObject domains to be wrapped and for the
+ * end of the program's code to be marked, from a context holding the GIL.
+ */
+void	agent_pymem_maybe_install(void);
+
+#endif /* MEMPROF_AGENT_H */
