@@ -24,7 +24,7 @@ log_set_cleanup(void (*fn)(void))
 }
 
 /* Print "memprof: MESSAGE[: strerror]" on stderr. */
-static void
+static void __attribute__((format(printf, 3, 0)))
 log_vprint(int with_errno, int saved_errno, const char *fmt, va_list ap)
 {
 	fprintf(stderr, "%s: ", log_progname);

@@ -71,7 +71,8 @@ void	*xreallocarray(void *, size_t, size_t);
 char	*xstrdup(const char *);
 char	*xstrndup(const char *, size_t);
 int	xasprintf(char **, const char *, ...) __attribute__((format(printf, 2, 3)));
-int	xvasprintf(char **, const char *, va_list);
+int	xvasprintf(char **, const char *, va_list)
+	    __attribute__((format(printf, 2, 0)));
 
 /* parse.c */
 int	parse_size(const char *, uint64_t *, char **);
