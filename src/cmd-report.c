@@ -1,14 +1,23 @@
 /*
  * cmd-report.c: `memprof report [OPTIONS] CAPTURE`, turn a capture into a
- * report.  Options are parsed and checked now; reports are issue #3.
+ * report.  Text and JSON are built; the other formats are parsed and say
+ * they are not built yet.
+ *
+ * Exit status: 0 with the report (and a warning line on stderr when the
+ * capture is incomplete: the recording was cut short, everything before the
+ * cut is reported), 1 when the capture cannot be read or is corrupt, or the
+ * report cannot be written, 2 for usage errors.
  */
 
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "memprof.h"
+#include "capture.h"
+#include "report.h"
 
 static int	cmd_report_exec(const struct cmd_entry *, int, char **);
 
@@ -53,28 +62,62 @@ cmd_report_in(const char *word, const char **list)
 	return 0;
 }
 
-/* Parse and check report's options. */
+/* Write the report in the chosen format to path (NULL: stdout). */
+static int
+cmd_report_write(const struct report *r, const char *format, const char *path)
+{
+	FILE	*out = stdout;
+	int	 rc;
+
+	if (path != NULL && (out = fopen(path, "w")) == NULL) {
+		log_warn("report: cannot write '%s'", path);
+		return CMD_RETURN_ERROR;
+	}
+	if (strcmp(format, "json") == 0)
+		rc = report_json(r, out);
+	else
+		rc = report_text(r, out);
+	if (fflush(out) != 0)
+		rc = -1;
+	if (rc != 0)
+		log_warn("report: writing %s failed", path != NULL ? path : "the report");
+	if (path != NULL && fclose(out) != 0 && rc == 0) {
+		log_warn("report: writing '%s' failed", path);
+		rc = -1;
+	}
+	return rc == 0 ? CMD_RETURN_OK : CMD_RETURN_ERROR;
+}
+
+/* Parse report's options, read the capture, write the report. */
 static int
 cmd_report_exec(const struct cmd_entry *self, int argc, char **argv)
 {
-	int	 ch, pid;
-	char	*cause;
+	const char		*format = "text", *view = NULL, *output = NULL;
+	struct capture_info	 info;
+	struct profile		*pf;
+	struct report		 r;
+	enum report_view	 v;
+	int			 ch, pid = 0, rc;
+	char			*cause;
 
 	while ((ch = getopt_long(argc, argv, ":f:v:o:p:h", cmd_report_options, NULL)) != -1) {
 		switch (ch) {
 		case 'f':
 			if (!cmd_report_in(optarg, cmd_report_formats))
 				return cmd_usage_error(self, "unknown format '%s'", optarg);
+			format = optarg;
 			break;
 		case 'v':
 			if (!cmd_report_in(optarg, cmd_report_views))
 				return cmd_usage_error(self, "unknown view '%s'", optarg);
+			view = optarg;
 			break;
 		case 'p':
 			if (parse_pid(optarg, &pid, &cause) != 0)
 				return cmd_usage_error(self, "%s", cause);
 			break;
 		case 'o':
+			output = optarg;
 			break;
 		case 'h':
 			cmd_print_help(self, stdout);
@@ -87,5 +130,32 @@ cmd_report_exec(const struct cmd_entry *self, int argc, char **argv)
 		return cmd_usage_error(self, "missing CAPTURE file");
 	if (optind + 1 < argc)
 		return cmd_usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
-	return cmd_not_built(self, "issue #3");
+	if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
+		log_warnx("report: format '%s' is not built yet (issue #3); use text or json", format);
+		return CMD_RETURN_ERROR;
+	}
+	if (view == NULL)
+		view = strcmp(format, "flamegraph") == 0 || strcmp(format, "html") == 0 ?
+		    "peak" : "allocated";
+	report_view_parse(view, &v);
+
+	if ((pf = capture_load(argv[optind], &info, &cause)) == NULL) {
+		log_warnx("report: %s", cause);
+		free(cause);
+		return CMD_RETURN_ERROR;
+	}
+	if (!info.complete)
+		log_warnx("report: capture '%s' is incomplete (the recording was cut short); "
+		    "reporting the %llu records it holds", argv[optind],
+		    (unsigned long long)info.records);
+	if (report_build(&r, pf, pid, v, &cause) != 0) {
+		log_warnx("report: %s", cause);
+		free(cause);
+		profile_free(pf);
+		return CMD_RETURN_ERROR;
+	}
+	rc = cmd_report_write(&r, format, output);
+	report_free(&r);
+	profile_free(pf);
+	return rc;
 }

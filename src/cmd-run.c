@@ -6,11 +6,34 @@
  * options (python -X ..., --help) are never taken for memprof's.
  */
 
+#include <errno.h>
 #include <getopt.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "memprof.h"
+#include "collect.h"
+#include "launch.h"
+#include "report.h"
+
+/* Default mean bytes between samples; see docs/sampling.md for how it was chosen. */
+#define CMD_RUN_SAMPLE_EVERY	(512ULL * 1024)
+/* How long followed processes may outlive the command before recording stops. */
+#define CMD_RUN_GRACE_NS	1000000000ULL
+
+struct cmd_run_options {
+	const char	*output;
+	uint64_t	 sample_every;
+	int		 exact;
+	int		 sampled;
+	int		 live;
+	int		 native;
+	int		 follow;
+};
 
 static int	cmd_run_exec(const struct cmd_entry *, int, char **);
 
@@ -43,39 +66,191 @@ static const struct option cmd_run_options[] = {
 	{ NULL, 0, NULL, 0 }
 };
 
-/* Parse run's options and launch the command. */
-static int
-cmd_run_exec(const struct cmd_entry *self, int argc, char **argv)
+/* The capture path: -o, or memprof-PROG.PID.mprof in the current folder. */
+static char *
+cmd_run_output(const struct cmd_run_options *o, const char *prog, pid_t pid)
 {
-	int		 ch, exact = 0, sampled = 0;
-	uint64_t	 every;
-	char		*cause;
+	char	*copy, *path;
 
+	if (o->output != NULL)
+		return xstrdup(o->output);
+	copy = xstrdup(prog);
+	xasprintf(&path, "memprof-%s.%d.mprof", basename(copy), (int)pid);
+	free(copy);
+	return path;
+}
+
+/* Print the end-of-run summary on stderr: peak, top sites at peak, where the capture is. */
+static void
+cmd_run_summary(const struct profile *pf, const char *path, int lost)
+{
+	struct report		 r;
+	const struct frame	*f;
+	char			 a[32], b[32], *cause = NULL;
+	size_t			 i;
+
+	if (report_build(&r, pf, 0, REPORT_VIEW_PEAK, &cause) != 0) {
+		free(cause);
+		return;
+	}
+	fprintf(stderr, "memprof: %zu process%s, peak heap %s (peak RSS %s), %s allocated\n",
+	    r.totals.processes, r.totals.processes == 1 ? "" : "es",
+	    report_fmt_bytes(a, sizeof a, (double)r.totals.peak),
+	    r.totals.rss_peak ? report_fmt_bytes(b, sizeof b, (double)r.totals.rss_peak) : "n/a",
+	    report_fmt_bytes(a, sizeof a, (double)r.totals.allocated));
+	for (i = 0; i < r.nsites && i < 5; i++) {
+		if (r.sites[i].at_peak <= 0)
+			break;
+		if (i == 0)
+			fprintf(stderr, "memprof: top sites at peak:\n");
+		f = &pf->frames[r.sites[i].frame];
+		fprintf(stderr, "  %10s  %s  %s:%d\n",
+		    report_fmt_bytes(a, sizeof a, (double)r.sites[i].at_peak),
+		    profile_string(pf, f->function), profile_string(pf, f->file), f->line);
+	}
+	if (r.totals.dropped_records > 0)
+		fprintf(stderr, "memprof: warning: %llu records were dropped\n",
+		    (unsigned long long)r.totals.dropped_records);
+	fprintf(stderr, "memprof: capture %s%s; see it with: memprof report %s\n", path,
+	    lost ? " (incomplete)" : "", path);
+	report_free(&r);
+}
+
+/* Collect until the command exits and its followed processes end (or a grace period). */
+static int
+cmd_run_loop(struct collect *co, pid_t pid)
+{
+	uint64_t	end_ns = 0;
+	int		wstatus = 0, reaped = 0;
+	pid_t		w;
+
+	for (;;) {
+		collect_step(co, 10);
+		if (!reaped) {
+			w = waitpid(pid, &wstatus, WNOHANG);
+			if (w == pid || (w < 0 && errno == ECHILD)) {
+				reaped = 1;
+				end_ns = collect_now_ns() + CMD_RUN_GRACE_NS;
+			}
+			continue;
+		}
+		if (channel_open_count(&co->chan) == 0 || collect_now_ns() >= end_ns)
+			break;
+	}
+	return wstatus;
+}
+
+/* Parse run's options into o; returns -1 (and prints the usage error) on a mistake. */
+static int
+cmd_run_parse(const struct cmd_entry *self, int argc, char **argv, struct cmd_run_options *o,
+    int *rc)
+{
+	int	 ch;
+	char	*cause;
+
+	memset(o, 0, sizeof *o);
+	o->follow = 1;
+	o->sample_every = CMD_RUN_SAMPLE_EVERY;
 	while ((ch = getopt_long(argc, argv, "+:o:h", cmd_run_options, NULL)) != -1) {
 		switch (ch) {
+		case 'o':
+			o->output = optarg;
+			break;
 		case OPT_SAMPLE:
-			if (parse_size(optarg, &every, &cause) != 0)
-				return cmd_usage_error(self, "%s", cause);
-			sampled = 1;
+			if (parse_size(optarg, &o->sample_every, &cause) != 0) {
+				*rc = cmd_usage_error(self, "%s", cause);
+				return -1;
+			}
+			o->sampled = 1;
 			break;
 		case OPT_EXACT:
-			exact = 1;
+			o->exact = 1;
 			break;
-		case 'o':
 		case OPT_LIVE:
+			o->live = 1;
+			break;
 		case OPT_NATIVE:
+			o->native = 1;
+			break;
 		case OPT_NO_FOLLOW:
+			o->follow = 0;
 			break;
 		case 'h':
 			cmd_print_help(self, stdout);
-			return CMD_RETURN_OK;
+			*rc = CMD_RETURN_OK;
+			return -1;
 		default:
-			return cmd_option_error(self, ch, argv, cmd_run_options);
+			*rc = cmd_option_error(self, ch, argv, cmd_run_options);
+			return -1;
 		}
 	}
-	if (optind >= argc)
-		return cmd_usage_error(self, "missing COMMAND to run");
-	if (exact && sampled)
-		return cmd_usage_error(self, "--exact and --sample-every exclude each other");
-	return cmd_not_built(self, "issue #3");
+	if (optind >= argc) {
+		*rc = cmd_usage_error(self, "missing COMMAND to run");
+		return -1;
+	}
+	if (o->exact && o->sampled) {
+		*rc = cmd_usage_error(self, "--exact and --sample-every exclude each other");
+		return -1;
+	}
+	if (o->exact)
+		o->sample_every = 0;
+	return 0;
+}
+
+/* Parse run's options, launch the command under the agent, collect, summarize. */
+static int
+cmd_run_exec(const struct cmd_entry *self, int argc, char **argv)
+{
+	struct cmd_run_options	 o;
+	struct launch_config	 cfg;
+	struct collect		 co;
+	char			*agent, *path, *final, *cause = NULL;
+	char			**cmd;
+	int			 rc, wstatus, lost;
+	pid_t			 pid;
+
+	if (cmd_run_parse(self, argc, argv, &o, &rc) != 0)
+		return rc;
+	if (o.live)
+		log_warnx("run: --live is not built yet (issue #5); recording without the dashboard");
+	cmd = argv + optind;
+	if ((agent = agent_path_find(&cause)) == NULL) {
+		log_warnx("run: %s", cause);
+		return CMD_RETURN_ERROR;
+	}
+	path = cmd_run_output(&o, cmd[0], getpid());
+	if (collect_start(&co, path, o.sample_every, o.exact ? CAPTURE_FLAG_EXACT : 0, cmd,
+	    &cause) != 0) {
+		log_warnx("run: %s", cause);
+		return CMD_RETURN_ERROR;
+	}
+	memset(&cfg, 0, sizeof cfg);
+	cfg.agent = agent;
+	cfg.socket = co.chan.env;
+	cfg.sample_every = o.sample_every;
+	cfg.native = o.native;
+	cfg.follow = o.follow;
+	if ((pid = launch_start(cmd, &cfg, &rc, &cause)) < 0) {
+		log_warnx("run: %s", cause);
+		collect_finish(&co, &cause);
+		unlink(path);
+		return rc;
+	}
+	launch_relay_signals(pid);
+	final = cmd_run_output(&o, cmd[0], pid);
+	if (o.output == NULL && rename(path, final) == 0) {
+		free(path);
+		path = final;
+	} else
+		free(final);
+
+	wstatus = cmd_run_loop(&co, pid);
+	lost = collect_finish(&co, &cause) != 0;
+	if (lost)
+		log_warnx("run: %s", cause);
+	cmd_run_summary(co.pf, path, lost);
+	profile_free(co.pf);
+	free(path);
+	free(agent);
+	return launch_exit_code(wstatus);
 }

@@ -1,0 +1,174 @@
+/*
+ * capture-write.c: the capture writer.  Records accumulate in a raw buffer;
+ * a full buffer (or a flush, about once a second) is compressed into one
+ * chunk and written with a single write(2), so a chunk is either wholly in
+ * the file or not at all as far as a reader can tell (its CRC says which).
+ * A write error (a full disk) stops writing, keeps the chunks already
+ * written, and is reported once at the end; the profiled program is never
+ * disturbed by it.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "memprof.h"
+#include "capture.h"
+
+struct capture_writer {
+	int		 fd;
+	char		*path;
+	unsigned char	*raw;
+	size_t		 len;
+	size_t		 cap;
+	unsigned char	*out;
+	size_t		 outcap;
+	uint64_t	 records;
+	char		*error;		/* first write error, or NULL */
+};
+
+/* Write all of buf or fail with errno set. */
+static int
+capture_write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char	*p = buf;
+	ssize_t			 n;
+
+	while (len > 0) {
+		n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Create the capture file and write its header; NULL and a message on failure. */
+struct capture_writer *
+capture_writer_open(const char *path, uint64_t sample_every, uint32_t flags, char **cause)
+{
+	struct capture_writer	*w;
+	struct capture_header	 h;
+	struct timespec		 ts;
+	int			 fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		xasprintf(cause, "cannot write capture '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	memset(&h, 0, sizeof h);
+	memcpy(h.magic, CAPTURE_MAGIC, sizeof h.magic);
+	h.version = CAPTURE_VERSION;
+	h.header_size = CAPTURE_HEADER_SIZE;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	h.start_unix_ns = (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+	h.sample_every = sample_every;
+	h.flags = flags;
+	if (capture_write_all(fd, &h, sizeof h) != 0) {
+		xasprintf(cause, "cannot write capture '%s': %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	w = xcalloc(1, sizeof *w);
+	w->fd = fd;
+	w->path = xstrdup(path);
+	w->cap = CAPTURE_CHUNK_RAW_MAX + 4096;
+	w->raw = xmalloc(w->cap);
+	return w;
+}
+
+/* Compress and write the buffered records as one chunk. */
+void
+capture_writer_flush(struct capture_writer *w)
+{
+	uint32_t	hdr[4];
+	uLongf		outlen;
+
+	if (w->len == 0 || w->error != NULL)
+		return;
+	outlen = compressBound((uLong)w->len);
+	if (outlen + sizeof hdr > w->outcap) {
+		w->outcap = outlen + sizeof hdr;
+		w->out = xrealloc(w->out, w->outcap);
+	}
+	/* Level 1: captures are written while the program runs; speed beats ratio. */
+	if (compress2(w->out + sizeof hdr, &outlen, w->raw, (uLong)w->len, 1) != Z_OK) {
+		xasprintf(&w->error, "cannot compress capture data");
+		return;
+	}
+	hdr[0] = CAPTURE_CHUNK_MAGIC;
+	hdr[1] = (uint32_t)outlen;
+	hdr[2] = (uint32_t)w->len;
+	hdr[3] = (uint32_t)crc32(0L, w->out + sizeof hdr, (uInt)outlen);
+	memcpy(w->out, hdr, sizeof hdr);
+	if (capture_write_all(w->fd, w->out, sizeof hdr + outlen) != 0)
+		xasprintf(&w->error, "writing capture '%s' failed: %s", w->path, strerror(errno));
+	w->len = 0;
+}
+
+/* Append one record, flushing a chunk when the buffer is full. */
+void
+capture_write(struct capture_writer *w, uint16_t type, uint16_t sub, uint32_t proc,
+    const void *payload, size_t len)
+{
+	struct capture_rec	r;
+
+	if (w->error != NULL)
+		return;
+	if (w->len + sizeof r + len > CAPTURE_CHUNK_RAW_MAX && w->len > 0)
+		capture_writer_flush(w);
+	if (sizeof r + len > w->cap) {
+		w->cap = sizeof r + len;
+		w->raw = xrealloc(w->raw, w->cap);
+	}
+	r.len = (uint32_t)len;
+	r.type = type;
+	r.sub = sub;
+	r.proc = proc;
+	memcpy(w->raw + w->len, &r, sizeof r);
+	if (len > 0)
+		memcpy(w->raw + w->len + sizeof r, payload, len);
+	w->len += sizeof r + len;
+	w->records++;
+}
+
+/* The first write error, or NULL. */
+const char *
+capture_writer_error(const struct capture_writer *w)
+{
+	return w->error;
+}
+
+/* Write the trailer, flush and close; -1 and a message if anything was lost. */
+int
+capture_writer_close(struct capture_writer *w, char **cause)
+{
+	uint64_t	n = w->records;
+	int		rc = 0;
+
+	capture_write(w, CAP_REC_TRAILER, 0, 0, &n, sizeof n);
+	capture_writer_flush(w);
+	if (w->error == NULL && close(w->fd) != 0)
+		xasprintf(&w->error, "closing capture '%s' failed: %s", w->path, strerror(errno));
+	else if (w->error != NULL)
+		close(w->fd);
+	if (w->error != NULL) {
+		*cause = w->error;
+		w->error = NULL;
+		rc = -1;
+	}
+	free(w->raw);
+	free(w->out);
+	free(w->path);
+	free(w);
+	return rc;
+}

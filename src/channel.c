@@ -1,0 +1,321 @@
+/*
+ * channel.c: accepting agents and draining their rings.
+ *
+ * Every connection's first message is a struct wire_hello with the ring's
+ * memfd attached.  The ring is mapped once the header checks out (magic,
+ * version, a power-of-two size that matches the memfd's length).  The ring
+ * belongs to an untrusted process, so every record header read from it is
+ * checked before use and a bad one marks the ring broken rather than
+ * crashing the controller.  End of file on a connection means the image
+ * exited or exec'd: its ring is drained one last time and unmapped.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "memprof.h"
+#include "channel.h"
+
+/* The largest ring the controller maps (the agent's default is 4 MiB). */
+#define CHANNEL_RING_MAX	(1ULL << 30)
+
+/* Listen on a fresh abstract socket named after our pid and a random tag. */
+int
+channel_listen(struct channel *ch, char **cause)
+{
+	struct sockaddr_un	sun;
+	struct timespec		ts;
+	socklen_t		len;
+	size_t			n;
+
+	memset(ch, 0, sizeof *ch);
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	snprintf(ch->name, sizeof ch->name, "memprof.%d.%lx", (int)getpid(),
+	    (unsigned long)(ts.tv_nsec ^ ((unsigned long)ts.tv_sec << 20)));
+	snprintf(ch->env, sizeof ch->env, "@%s", ch->name);
+	ch->listen_fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (ch->listen_fd < 0) {
+		xasprintf(cause, "cannot create the agent socket: %s", strerror(errno));
+		return -1;
+	}
+	memset(&sun, 0, sizeof sun);
+	sun.sun_family = AF_UNIX;
+	n = strlen(ch->name);
+	memcpy(sun.sun_path + 1, ch->name, n);	/* sun_path[0] == 0: abstract namespace */
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + n);
+	if (bind(ch->listen_fd, (struct sockaddr *)&sun, len) != 0 ||
+	    listen(ch->listen_fd, 64) != 0) {
+		xasprintf(cause, "cannot listen on the agent socket: %s", strerror(errno));
+		close(ch->listen_fd);
+		return -1;
+	}
+	ch->next_serial = 1;
+	return 0;
+}
+
+/* Unmap one connection's ring and close its socket. */
+static void
+channel_conn_close(struct channel_conn *c)
+{
+	if (c->ring != NULL)
+		munmap(c->ring, c->map_len);
+	c->ring = NULL;
+	c->data = NULL;
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+}
+
+/* Close every connection and the listening socket. */
+void
+channel_close(struct channel *ch)
+{
+	size_t	i;
+
+	for (i = 0; i < ch->nconns; i++) {
+		channel_conn_close(ch->conns[i]);
+		free(ch->conns[i]);
+	}
+	free(ch->conns);
+	ch->conns = NULL;
+	ch->nconns = 0;
+	if (ch->listen_fd >= 0)
+		close(ch->listen_fd);
+	ch->listen_fd = -1;
+}
+
+/* Map a ring memfd after checking its header; -1 if it is not a valid ring. */
+static int
+channel_map_ring(struct channel_conn *c, int memfd)
+{
+	struct wire_ring	*hdr;
+	struct stat		 st;
+	uint64_t		 size;
+
+	if (fstat(memfd, &st) != 0 || st.st_size < (off_t)WIRE_RING_HEADER_SIZE)
+		return -1;
+	hdr = mmap(NULL, WIRE_RING_HEADER_SIZE, PROT_READ, MAP_SHARED, memfd, 0);
+	if (hdr == MAP_FAILED)
+		return -1;
+	size = hdr->data_size;
+	if (hdr->magic != WIRE_MAGIC || hdr->version != WIRE_VERSION ||
+	    hdr->header_size != WIRE_RING_HEADER_SIZE || size < 4096 ||
+	    size > CHANNEL_RING_MAX || (size & (size - 1)) != 0 ||
+	    (uint64_t)st.st_size < WIRE_RING_HEADER_SIZE + size) {
+		munmap(hdr, WIRE_RING_HEADER_SIZE);
+		return -1;
+	}
+	munmap(hdr, WIRE_RING_HEADER_SIZE);
+	c->map_len = WIRE_RING_HEADER_SIZE + size;
+	c->ring = mmap(NULL, c->map_len, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+	if (c->ring == MAP_FAILED) {
+		c->ring = NULL;
+		return -1;
+	}
+	c->data = (unsigned char *)c->ring + WIRE_RING_HEADER_SIZE;
+	return 0;
+}
+
+/* Receive the hello and its memfd; 0 done, -1 bad (close the connection). */
+static int
+channel_read_hello(struct channel *ch, struct channel_conn *c)
+{
+	struct msghdr	 msg;
+	struct iovec	 iov;
+	struct cmsghdr	*cm;
+	struct ucred	 cred;
+	socklen_t	 credlen = sizeof cred;
+	union {
+		char		buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr	align;
+	} u;
+	ssize_t		 n;
+	int		 memfd = -1, rc = -1;
+
+	memset(&msg, 0, sizeof msg);
+	iov.iov_base = &c->hello;
+	iov.iov_len = sizeof c->hello;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = u.buf;
+	msg.msg_controllen = sizeof u.buf;
+	n = recvmsg(c->fd, &msg, MSG_CMSG_CLOEXEC);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 1;
+	for (cm = CMSG_FIRSTHDR(&msg); cm != NULL; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS)
+			memcpy(&memfd, CMSG_DATA(cm), sizeof memfd);
+	}
+	if (n == (ssize_t)sizeof c->hello && c->hello.magic == WIRE_MAGIC &&
+	    c->hello.version == WIRE_VERSION && memfd >= 0 && channel_map_ring(c, memfd) == 0) {
+		c->hello.exe[sizeof c->hello.exe - 1] = '\0';
+		/* Trust the kernel, not the message, for who is on the other end. */
+		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == 0 && cred.pid > 0)
+			c->hello.pid = cred.pid;
+		c->serial = ch->next_serial++;
+		rc = 0;
+	}
+	if (memfd >= 0)
+		close(memfd);
+	return rc;
+}
+
+/* Accept every pending connection. */
+static void
+channel_accept(struct channel *ch)
+{
+	struct channel_conn	*c;
+	int			 fd;
+
+	while ((fd = accept4(ch->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK)) >= 0) {
+		c = xcalloc(1, sizeof *c);
+		c->fd = fd;
+		ch->conns = xreallocarray(ch->conns, ch->nconns + 1, sizeof *ch->conns);
+		ch->conns[ch->nconns++] = c;
+	}
+}
+
+/*
+ * Read the published records of one ring, zero them and release the space.
+ * Returns the number of records read.
+ */
+static size_t
+channel_drain(struct channel_conn *c, const struct channel_events *ev)
+{
+	struct wire_ring	*r = c->ring;
+	struct wire_rec		*rec;
+	uint64_t		 pos, mask, off;
+	uint32_t		 len;
+	size_t			 n = 0;
+
+	if (r == NULL || c->broken)
+		return 0;
+	mask = c->map_len - WIRE_RING_HEADER_SIZE - 1;
+	pos = r->read_pos;
+	for (;;) {
+		off = pos & mask;
+		rec = (struct wire_rec *)(c->data + off);
+		len = __atomic_load_n(&rec->len, __ATOMIC_ACQUIRE);
+		if (len == 0)
+			break;
+		if (len < sizeof *rec || (len & 7) != 0 || len > mask + 1 - off) {
+			c->broken = 1;
+			break;
+		}
+		if (rec->type != WIRE_REC_PAD &&
+		    ev->record(ev->arg, c, rec->type, rec + 1, len - sizeof *rec) != 0) {
+			c->broken = 1;
+			break;
+		}
+		/* Zero before releasing, so the next lap never reads stale lengths. */
+		memset(rec, 0, len);
+		pos += len;
+		n++;
+		/* Release space in batches so producers waiting on a full ring move on. */
+		if ((n & 1023) == 0)
+			__atomic_store_n(&r->read_pos, pos, __ATOMIC_RELEASE);
+	}
+	__atomic_store_n(&r->read_pos, pos, __ATOMIC_RELEASE);
+	return n;
+}
+
+/* Drain every mapped ring. */
+size_t
+channel_drain_all(struct channel *ch, const struct channel_events *ev)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < ch->nconns; i++)
+		n += channel_drain(ch->conns[i], ev);
+	return n;
+}
+
+/* Handle readable data or end of file on one connection. */
+static void
+channel_service(struct channel *ch, struct channel_conn *c, const struct channel_events *ev)
+{
+	char	buf[64];
+	ssize_t	n;
+
+	if (c->serial == 0) {
+		switch (channel_read_hello(ch, c)) {
+		case 0:
+			ev->hello(ev->arg, c);
+			return;
+		case 1:
+			return;
+		default:
+			channel_conn_close(c);
+			c->ended = 1;
+			return;
+		}
+	}
+	/* After the hello the agent sends nothing; readable means end of file. */
+	n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+		return;
+	while (channel_drain(c, ev) > 0)
+		;
+	c->ended = 1;
+	ev->end(ev->arg, c);
+	channel_conn_close(c);
+}
+
+/* Wait for activity (at most timeout_ms), then accept, read hellos, handle ends. */
+void
+channel_poll(struct channel *ch, int timeout_ms, const struct channel_events *ev)
+{
+	struct pollfd	*pfd;
+	size_t		 i, n = 0;
+
+	pfd = xcalloc(ch->nconns + 1, sizeof *pfd);
+	pfd[n].fd = ch->listen_fd;
+	pfd[n++].events = POLLIN;
+	for (i = 0; i < ch->nconns; i++) {
+		pfd[n].fd = ch->conns[i]->fd;	/* a negative fd is ignored by poll */
+		pfd[n++].events = POLLIN;
+	}
+	if (poll(pfd, n, timeout_ms) > 0) {
+		if (pfd[0].revents & POLLIN)
+			channel_accept(ch);
+		for (i = 0; i + 1 < n; i++) {
+			if (pfd[i + 1].revents != 0 && ch->conns[i]->fd >= 0)
+				channel_service(ch, ch->conns[i], ev);
+		}
+	}
+	free(pfd);
+}
+
+/* Number of connections still open (images that have not ended). */
+size_t
+channel_open_count(const struct channel *ch)
+{
+	size_t	i, n = 0;
+
+	for (i = 0; i < ch->nconns; i++)
+		n += ch->conns[i]->fd >= 0;
+	return n;
+}
+
+/* Ask every connected agent to stop recording. */
+void
+channel_request_detach(struct channel *ch)
+{
+	size_t	i;
+
+	for (i = 0; i < ch->nconns; i++) {
+		if (ch->conns[i]->ring != NULL)
+			__atomic_store_n(&ch->conns[i]->ring->controller_state, WIRE_CTL_DETACH,
+			    __ATOMIC_RELEASE);
+	}
+}

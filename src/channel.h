@@ -1,0 +1,61 @@
+/*
+ * channel.h: the controller's end of the agent channel (wire.h): the
+ * listening abstract socket, one connection per process image, and the
+ * consumer side of each image's shared ring.
+ */
+
+#ifndef MEMPROF_CHANNEL_H
+#define MEMPROF_CHANNEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "wire.h"
+
+struct channel_conn {
+	int			 fd;		/* the connection; -1 once closed */
+	uint32_t		 serial;	/* process image serial, 0 before the hello */
+	struct wire_hello	 hello;
+	struct wire_ring	*ring;		/* mapped header page + data */
+	size_t			 map_len;
+	unsigned char		*data;
+	int			 broken;	/* the ring held garbage: stop reading it */
+	int			 ended;		/* EOF seen and the ring drained for the last time */
+};
+
+struct channel {
+	int			 listen_fd;
+	char			 name[64];	/* abstract name, without the leading NUL */
+	char			 env[68];	/* "@" + name, the MEMPROF_SOCKET value */
+	struct channel_conn	**conns;
+	size_t			 nconns;
+	uint32_t		 next_serial;
+};
+
+/* Handle one record; return -1 to stop reading this ring (malformed record). */
+typedef int (*channel_record_cb)(void *arg, struct channel_conn *, uint16_t type,
+	    const void *payload, size_t len);
+
+int	channel_listen(struct channel *, char **cause);
+void	channel_close(struct channel *);
+/*
+ * Wait up to timeout_ms for activity, accept connections, read hellos and
+ * notice ends of file.  New images and ended ones are reported through the
+ * callbacks (hello: after its ring is mapped; end: after a last drain).
+ */
+struct channel_events {
+	void	(*hello)(void *arg, struct channel_conn *);
+	void	(*end)(void *arg, struct channel_conn *);
+	channel_record_cb record;
+	void	*arg;
+};
+void	channel_poll(struct channel *, int timeout_ms, const struct channel_events *);
+/* Drain every ring; returns the number of records read. */
+size_t	channel_drain_all(struct channel *, const struct channel_events *);
+/* Number of images still connected. */
+size_t	channel_open_count(const struct channel *);
+/* Ask every connected agent to stop recording (attach's detach). */
+void	channel_request_detach(struct channel *);
+
+#endif /* MEMPROF_CHANNEL_H */

@@ -1,0 +1,212 @@
+/*
+ * collect.c: the recording loop.  Each record read from a ring is written
+ * to the capture and applied to the live model in the same step, so a
+ * report of the capture and what a live view showed never disagree.  Every
+ * COLLECT_TICK_NS the loop samples each running image's RSS from
+ * /proc/PID/statm and adds a clock tick (memory over time); every
+ * COLLECT_FLUSH_NS it closes a capture chunk, which bounds what an abrupt
+ * end of memprof can lose.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "memprof.h"
+#include "collect.h"
+
+/* 100 ms: fine enough for memory-over-time plots, cheap at any process count. */
+#define COLLECT_TICK_NS		100000000ULL
+/* One second of recording at most is lost if memprof itself is killed. */
+#define COLLECT_FLUSH_NS	1000000000ULL
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t
+collect_now_ns(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+/* Channel callback: a record of an image goes to the capture and the model. */
+static int
+collect_on_record(void *arg, struct channel_conn *c, uint16_t type, const void *payload,
+    size_t len)
+{
+	struct collect	*co = arg;
+	struct process	*p = profile_process(co->pf, c->serial);
+
+	if (p == NULL)
+		return -1;
+	co->records++;
+	capture_write(co->writer, CAP_REC_WIRE, type, c->serial, payload, len);
+	return profile_apply_wire(co->pf, p, type, payload, len);
+}
+
+/* Channel callback: a new image said hello. */
+static void
+collect_on_hello(void *arg, struct channel_conn *c)
+{
+	struct collect	*co = arg;
+
+	capture_write(co->writer, CAP_REC_PROCESS, 0, c->serial, &c->hello, sizeof c->hello);
+	profile_add_process(co->pf, c->serial, &c->hello);
+}
+
+/* Channel callback: an image ended (exit, exec, kill); its ring is drained. */
+static void
+collect_on_end(void *arg, struct channel_conn *c)
+{
+	struct collect		*co = arg;
+	struct process		*p = profile_process(co->pf, c->serial);
+	struct capture_end	 e;
+
+	if (p == NULL)
+		return;
+	memset(&e, 0, sizeof e);
+	e.wait_status = -1;
+	if (c->ring != NULL) {
+		e.dropped_records = __atomic_load_n(&c->ring->dropped_records, __ATOMIC_RELAXED);
+		e.dropped_bytes = __atomic_load_n(&c->ring->dropped_bytes, __ATOMIC_RELAXED);
+	}
+	capture_write(co->writer, CAP_REC_END, 0, c->serial, &e, sizeof e);
+	profile_apply_end(co->pf, p, e.wait_status, e.dropped_records, e.dropped_bytes);
+}
+
+static const struct channel_events *
+collect_events(struct collect *co)
+{
+	static struct channel_events	ev;
+
+	ev.hello = collect_on_hello;
+	ev.end = collect_on_end;
+	ev.record = collect_on_record;
+	ev.arg = co;
+	return &ev;
+}
+
+/* Resident bytes of pid from /proc/PID/statm; 0 if it cannot be read. */
+static uint64_t
+collect_read_rss(struct collect *co, int pid)
+{
+	char			path[64], buf[128];
+	unsigned long long	size, resident;
+	ssize_t			n;
+	int			fd;
+
+	snprintf(path, sizeof path, "/proc/%d/statm", pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+		return 0;
+	return resident * (uint64_t)co->page_size;
+}
+
+/* Sample RSS of every running image and add a clock tick. */
+static void
+collect_tick(struct collect *co, uint64_t now)
+{
+	struct channel_conn	*c;
+	struct process		*p;
+	uint64_t		 rss, t = now - co->t0_ns;
+	size_t			 i;
+
+	for (i = 0; i < co->chan.nconns; i++) {
+		c = co->chan.conns[i];
+		if (c->fd < 0 || c->serial == 0 || (p = profile_process(co->pf, c->serial)) == NULL)
+			continue;
+		if ((rss = collect_read_rss(co, c->hello.pid)) == 0)
+			continue;
+		capture_write(co->writer, CAP_REC_RSS, 0, c->serial, &rss, sizeof rss);
+		profile_apply_rss(co->pf, p, rss);
+	}
+	capture_write(co->writer, CAP_REC_TIME, 0, 0, &t, sizeof t);
+	profile_apply_time(co->pf, t);
+}
+
+/* Open the capture, write the command, listen for agents. */
+int
+collect_start(struct collect *co, const char *path, uint64_t sample_every, uint32_t flags,
+    char **argv, char **cause)
+{
+	char	*cmd = NULL;
+	size_t	 len = 0, n, i;
+
+	memset(co, 0, sizeof *co);
+	co->page_size = sysconf(_SC_PAGESIZE);
+	if ((co->writer = capture_writer_open(path, sample_every, flags, cause)) == NULL)
+		return -1;
+	if (channel_listen(&co->chan, cause) != 0) {
+		free(capture_writer_close(co->writer, &cmd) == 0 ? NULL : cmd);
+		unlink(path);
+		return -1;
+	}
+	co->pf = profile_create();
+	co->pf->sample_every = sample_every;
+	co->pf->flags = flags;
+	for (i = 0; argv != NULL && argv[i] != NULL; i++) {
+		n = strlen(argv[i]) + 1;
+		cmd = xrealloc(cmd, len + n);
+		memcpy(cmd + len, argv[i], n);
+		len += n;
+	}
+	capture_write(co->writer, CAP_REC_COMMAND, 0, 0, cmd, len);
+	capture_apply(co->pf, CAP_REC_COMMAND, 0, 0, cmd, len);
+	free(cmd);
+	co->t0_ns = co->last_tick_ns = co->last_flush_ns = collect_now_ns();
+	return 0;
+}
+
+/* One round of the loop. */
+void
+collect_step(struct collect *co, int timeout_ms)
+{
+	const struct channel_events	*ev = collect_events(co);
+	uint64_t			 now;
+
+	channel_poll(&co->chan, timeout_ms, ev);
+	channel_drain_all(&co->chan, ev);
+	now = collect_now_ns();
+	if (now - co->last_tick_ns >= COLLECT_TICK_NS) {
+		collect_tick(co, now);
+		co->last_tick_ns = now;
+	}
+	if (now - co->last_flush_ns >= COLLECT_FLUSH_NS) {
+		capture_writer_flush(co->writer);
+		co->last_flush_ns = now;
+	}
+}
+
+/* Drain what is left, end the images still connected, close the capture. */
+int
+collect_finish(struct collect *co, char **cause)
+{
+	const struct channel_events	*ev = collect_events(co);
+	struct channel_conn		*c;
+	size_t				 i;
+	int				 rc;
+
+	channel_poll(&co->chan, 0, ev);
+	channel_drain_all(&co->chan, ev);
+	collect_tick(co, collect_now_ns());
+	for (i = 0; i < co->chan.nconns; i++) {
+		c = co->chan.conns[i];
+		if (c->fd >= 0 && c->serial != 0 && !c->ended)
+			collect_on_end(co, c);
+	}
+	channel_close(&co->chan);
+	rc = capture_writer_close(co->writer, cause);
+	co->writer = NULL;
+	return rc;
+}

@@ -1,0 +1,597 @@
+/*
+ * profile.c: building the model of profile.h from wire records.
+ *
+ * Peak tracking costs O(1) per event: a process's peak_epoch increments
+ * each time its live total reaches a new maximum, which makes every stack's
+ * current live bytes its "bytes at peak".  A stack about to change for the
+ * first time since the latest peak first saves its live bytes as at_peak and
+ * stamps the epoch; a stack not touched since then still holds its peak
+ * value in live_bytes.  So no snapshot of all stacks is ever taken.
+ */
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memprof.h"
+#include "linetable.h"
+#include "profile.h"
+
+#define PROFILE_NO_STACK	0	/* global stack id of allocations without a stack */
+
+/* Create an empty model; stack 0 is "no stack" with an [unknown] frame. */
+struct profile *
+profile_create(void)
+{
+	struct profile	*pf = xcalloc(1, sizeof *pf);
+	struct frame	 unknown;
+
+	hmap_init(&pf->string_index);
+	hmap_init(&pf->frame_index);
+	hmap_init(&pf->stack_index);
+	profile_intern_string(pf, "", 0);
+	memset(&unknown, 0, sizeof unknown);
+	unknown.function = profile_intern_string(pf, "[unknown]", 9);
+	pf->frames = xcalloc(1, sizeof *pf->frames);
+	pf->frames[0] = unknown;
+	pf->nframes = 1;
+	pf->stacks = xcalloc(1, sizeof *pf->stacks);
+	pf->stacks[0].nframes = 0;
+	pf->stacks[0].site = 0;
+	pf->nstacks = 1;
+	return pf;
+}
+
+/* Free one process image. */
+static void
+profile_free_process(struct process *p)
+{
+	size_t	i;
+
+	for (i = 0; i < p->ncode; i++)
+		free(p->code[i].table);
+	free(p->code);
+	hmap_free(&p->codes);
+	hmap_free(&p->stack_ids);
+	hmap_free(&p->frame_cache);
+	hmap_free(&p->live);
+	free(p->live_pool);
+	free(p->live_free);
+	free(p->mapped);
+	free(p->stats);
+	free(p->exe);
+	free(p);
+}
+
+/* Free the model and everything it holds. */
+void
+profile_free(struct profile *pf)
+{
+	size_t	i;
+
+	if (pf == NULL)
+		return;
+	for (i = 0; i < pf->nstrings; i++)
+		free(pf->strings[i]);
+	free(pf->strings);
+	hmap_free(&pf->string_index);
+	free(pf->frames);
+	hmap_free(&pf->frame_index);
+	for (i = 0; i < pf->nstacks; i++)
+		free(pf->stacks[i].frames);
+	free(pf->stacks);
+	hmap_free(&pf->stack_index);
+	for (i = 0; i < pf->nprocs; i++)
+		profile_free_process(pf->procs[i]);
+	free(pf->procs);
+	for (i = 0; i < pf->ncommand; i++)
+		free(pf->command[i]);
+	free(pf->command);
+	free(pf->timeline);
+	free(pf);
+}
+
+/* Intern a string of len bytes (not necessarily NUL-terminated); returns its id. */
+uint32_t
+profile_intern_string(struct profile *pf, const char *s, size_t len)
+{
+	uint64_t	 key = hmap_hash_bytes(s, len, 0), *v;
+	uint32_t	 id;
+
+	/* Collisions probe on by re-mixing the key, so ids stay exact. */
+	while ((v = hmap_get(&pf->string_index, key)) != NULL) {
+		const char	*t = pf->strings[*v];
+
+		if (strlen(t) == len && memcmp(t, s, len) == 0)
+			return (uint32_t)*v;
+		key = hmap_mix(key) | 1;
+	}
+	id = (uint32_t)pf->nstrings;
+	pf->strings = xreallocarray(pf->strings, pf->nstrings + 1, sizeof *pf->strings);
+	pf->strings[pf->nstrings++] = xstrndup(s, len);
+	hmap_put(&pf->string_index, key, id);
+	return id;
+}
+
+/* The string with this id ("" for an unknown id). */
+const char *
+profile_string(const struct profile *pf, uint32_t id)
+{
+	return id < pf->nstrings ? pf->strings[id] : "";
+}
+
+/* Intern a frame; returns its id. */
+static uint32_t
+profile_intern_frame(struct profile *pf, const struct frame *f)
+{
+	uint64_t	 key = hmap_hash_bytes(f, sizeof *f, 1), *v;
+	uint32_t	 id;
+
+	while ((v = hmap_get(&pf->frame_index, key)) != NULL) {
+		if (memcmp(&pf->frames[*v], f, sizeof *f) == 0)
+			return (uint32_t)*v;
+		key = hmap_mix(key) | 1;
+	}
+	id = (uint32_t)pf->nframes;
+	pf->frames = xreallocarray(pf->frames, pf->nframes + 1, sizeof *pf->frames);
+	pf->frames[pf->nframes++] = *f;
+	hmap_put(&pf->frame_index, key, id);
+	return id;
+}
+
+/* Intern a stack of frame ids (innermost first); returns its id. */
+static uint32_t
+profile_intern_stack(struct profile *pf, const uint32_t *frames, uint32_t n, uint32_t truncated)
+{
+	uint64_t	 key = hmap_hash_bytes(frames, n * sizeof *frames, 2 + truncated), *v;
+	struct stack	*st;
+	uint32_t	 id, i;
+
+	while ((v = hmap_get(&pf->stack_index, key)) != NULL) {
+		st = &pf->stacks[*v];
+		if (st->nframes == n && st->truncated == truncated &&
+		    memcmp(st->frames, frames, n * sizeof *frames) == 0)
+			return (uint32_t)*v;
+		key = hmap_mix(key) | 1;
+	}
+	id = (uint32_t)pf->nstacks;
+	pf->stacks = xreallocarray(pf->stacks, pf->nstacks + 1, sizeof *pf->stacks);
+	st = &pf->stacks[pf->nstacks++];
+	st->nframes = n;
+	st->truncated = truncated;
+	st->frames = xreallocarray(NULL, n == 0 ? 1 : n, sizeof *frames);
+	memcpy(st->frames, frames, n * sizeof *frames);
+	/* The site is the innermost Python frame, or the innermost frame at all. */
+	st->site = n > 0 ? frames[0] : 0;
+	for (i = 0; i < n; i++) {
+		if (!pf->frames[frames[i]].native) {
+			st->site = frames[i];
+			break;
+		}
+	}
+	hmap_put(&pf->stack_index, key, id);
+	return id;
+}
+
+/* Start a process image from its hello. */
+struct process *
+profile_add_process(struct profile *pf, uint32_t serial, const struct wire_hello *h)
+{
+	struct process	*p = xcalloc(1, sizeof *p);
+	size_t		 i;
+
+	p->serial = serial;
+	p->pid = h->pid;
+	p->ppid = h->ppid;
+	p->flags = h->flags;
+	p->sample_every = h->sample_every;
+	p->exe = xstrndup(h->exe, strnlen(h->exe, sizeof h->exe));
+	p->wait_status = -1;
+	hmap_init(&p->codes);
+	hmap_init(&p->stack_ids);
+	hmap_init(&p->frame_cache);
+	hmap_init(&p->live);
+	/* The parent is the latest image of ppid, or the previous image of this pid (exec). */
+	for (i = pf->nprocs; i > 0; i--) {
+		if (pf->procs[i - 1]->pid == h->ppid || pf->procs[i - 1]->pid == h->pid) {
+			p->parent = pf->procs[i - 1]->serial;
+			break;
+		}
+	}
+	pf->procs = xreallocarray(pf->procs, pf->nprocs + 1, sizeof *pf->procs);
+	pf->procs[pf->nprocs++] = p;
+	return p;
+}
+
+/* The process image with this serial, or NULL. */
+struct process *
+profile_process(const struct profile *pf, uint32_t serial)
+{
+	size_t	i;
+
+	/* Serials are dense and in order, so this is normally one step. */
+	if (serial >= 1 && serial <= pf->nprocs && pf->procs[serial - 1]->serial == serial)
+		return pf->procs[serial - 1];
+	for (i = 0; i < pf->nprocs; i++) {
+		if (pf->procs[i]->serial == serial)
+			return pf->procs[i];
+	}
+	return NULL;
+}
+
+/* The figures of a stack in a process, growing the table as needed. */
+static struct stack_stats *
+profile_stats(struct process *p, uint32_t stack)
+{
+	size_t	n;
+
+	if (stack >= p->nstats) {
+		n = p->nstats == 0 ? 64 : p->nstats;
+		while (n <= stack)
+			n *= 2;
+		p->stats = xreallocarray(p->stats, n, sizeof *p->stats);
+		memset(p->stats + p->nstats, 0, (n - p->nstats) * sizeof *p->stats);
+		p->nstats = n;
+	}
+	return &p->stats[stack];
+}
+
+/* Bytes a stack held at its process's latest peak. */
+int64_t
+profile_stack_at_peak(const struct process *p, uint32_t stack)
+{
+	const struct stack_stats	*s;
+
+	if (stack >= p->nstats)
+		return 0;
+	s = &p->stats[stack];
+	return s->peak_epoch == p->peak_epoch ? s->at_peak : s->live_bytes;
+}
+
+/* Change a stack's live figures (and totals), keeping its value at the peak. */
+static void
+profile_change_live(struct process *p, uint32_t stack, int64_t bytes, double count)
+{
+	struct stack_stats	*s = profile_stats(p, stack);
+
+	if (s->peak_epoch != p->peak_epoch) {
+		s->at_peak = s->live_bytes;
+		s->peak_epoch = p->peak_epoch;
+	}
+	s->live_bytes += bytes;
+	s->live_count += count;
+	p->live_total += bytes;
+	if (p->live_total > p->peak) {
+		p->peak = p->live_total;
+		p->peak_epoch++;
+	}
+}
+
+/* Forget a live allocation (by pool index) and give back its bytes. */
+static void
+profile_release(struct process *p, uint64_t addr, uint32_t idx)
+{
+	struct live_alloc	*a = &p->live_pool[idx];
+	double			 count = a->size == 0 ? 1.0 : (double)a->weight / (double)a->size;
+	size_t			 i;
+
+	profile_change_live(p, a->stack, -(int64_t)a->weight, -count);
+	if (a->mapped) {
+		for (i = 0; i < p->nmapped; i++) {
+			if (p->mapped[i] == addr) {
+				p->mapped[i] = p->mapped[--p->nmapped];
+				break;
+			}
+		}
+	}
+	p->live_free = xreallocarray(p->live_free, p->live_free_len + 1, sizeof *p->live_free);
+	p->live_free[p->live_free_len++] = idx;
+}
+
+/* Apply WIRE_REC_ALLOC. */
+static void
+profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_alloc *w)
+{
+	uint64_t		*known, *gid, stack = PROFILE_NO_STACK, old;
+	struct stack_stats	*s;
+	struct live_alloc	*a;
+	uint32_t		 idx;
+	double			 count;
+
+	if (w->stack != 0 && (gid = hmap_get(&p->stack_ids, w->stack)) != NULL)
+		stack = *gid;
+	/* A live address allocated again means its free was not seen (dropped). */
+	if ((known = hmap_get(&p->live, w->addr + 1)) != NULL) {
+		old = *known;
+		hmap_del(&p->live, w->addr + 1, NULL);
+		profile_release(p, w->addr, (uint32_t)old);
+		p->unmatched_frees++;
+	}
+	if (p->live_free_len > 0)
+		idx = p->live_free[--p->live_free_len];
+	else {
+		if ((p->live_pool_len & (p->live_pool_len - 1)) == 0)
+			p->live_pool = xreallocarray(p->live_pool,
+			    p->live_pool_len == 0 ? 1 : p->live_pool_len * 2, sizeof *p->live_pool);
+		idx = (uint32_t)p->live_pool_len++;
+	}
+	a = &p->live_pool[idx];
+	a->size = w->size;
+	a->weight = w->weight;
+	a->stack = (uint32_t)stack;
+	a->allocator = w->allocator;
+	a->mapped = w->allocator == WIRE_ALLOC_MMAP;
+	/* Key is addr+1 because 0 is the map's empty key; malloc(0) may return any pointer. */
+	hmap_put(&p->live, w->addr + 1, idx);
+	if (a->mapped) {
+		p->mapped = xreallocarray(p->mapped, p->nmapped + 1, sizeof *p->mapped);
+		p->mapped[p->nmapped++] = w->addr;
+	}
+
+	count = w->size == 0 ? 1.0 : (double)w->weight / (double)w->size;
+	s = profile_stats(p, (uint32_t)stack);
+	s->alloc_bytes += w->weight;
+	s->alloc_count += count;
+	p->allocated += w->weight;
+	p->allocations += count;
+	profile_change_live(p, (uint32_t)stack, (int64_t)w->weight, count);
+	(void)pf;
+}
+
+/* Apply WIRE_REC_FREE: frees of addresses never recorded are normal and ignored. */
+static void
+profile_apply_free(struct process *p, const struct wire_free *w)
+{
+	uint64_t	idx;
+
+	if (hmap_del(&p->live, w->addr + 1, &idx))
+		profile_release(p, w->addr, (uint32_t)idx);
+	else
+		p->unmatched_frees++;
+}
+
+/*
+ * Apply WIRE_REC_UNMAP: each recorded mapping that overlaps the range loses
+ * the overlap; one covered entirely is freed.  A hole punched in the middle
+ * shrinks the mapping's figure without splitting it.
+ */
+static void
+profile_apply_unmap(struct process *p, const struct wire_unmap *w)
+{
+	uint64_t		 lo = w->addr, hi = w->addr + w->len, idx, *v;
+	uint64_t		 start, end, overlap, shed;
+	struct live_alloc	*a;
+	size_t			 i;
+
+	for (i = 0; i < p->nmapped; ) {
+		start = p->mapped[i];
+		if ((v = hmap_get(&p->live, start + 1)) == NULL) {
+			p->mapped[i] = p->mapped[--p->nmapped];
+			continue;
+		}
+		a = &p->live_pool[*v];
+		end = start + a->size;
+		if (end <= lo || start >= hi) {
+			i++;
+			continue;
+		}
+		if (lo <= start && hi >= end) {
+			hmap_del(&p->live, start + 1, &idx);
+			profile_release(p, start, (uint32_t)idx);	/* removes mapped[i] */
+			continue;
+		}
+		overlap = (hi < end ? hi : end) - (lo > start ? lo : start);
+		shed = a->size == 0 ? 0 : (uint64_t)((double)a->weight * (double)overlap / (double)a->size);
+		profile_change_live(p, a->stack, -(int64_t)shed, 0);
+		a->weight -= shed;
+		a->size -= overlap;
+		if (lo <= start) {
+			/* The head went: the mapping now starts at hi. */
+			idx = *v;
+			hmap_del(&p->live, start + 1, NULL);
+			hmap_put(&p->live, hi + 1, idx);
+			p->mapped[i] = hi;
+		}
+		i++;
+	}
+}
+
+/* Apply WIRE_REC_CODE: remember a code object's names and line table. */
+static int
+profile_apply_code(struct profile *pf, struct process *p, const unsigned char *b, size_t len)
+{
+	struct wire_code	 w;
+	struct code_info	*c;
+	const unsigned char	*s;
+
+	if (len < sizeof w)
+		return -1;
+	memcpy(&w, b, sizeof w);
+	if (sizeof w + (size_t)w.filename_len + w.name_len + w.table_len > len || w.id == 0)
+		return -1;
+	s = b + sizeof w;
+	p->code = xreallocarray(p->code, p->ncode + 1, sizeof *p->code);
+	c = &p->code[p->ncode];
+	c->file = profile_intern_string(pf, (const char *)s, w.filename_len);
+	c->name = profile_intern_string(pf, (const char *)s + w.filename_len, w.name_len);
+	c->firstlineno = w.firstlineno;
+	c->format = w.table_format;
+	c->table_len = w.table_len;
+	c->table = xmalloc(w.table_len);
+	memcpy(c->table, s + w.filename_len + w.name_len, w.table_len);
+	hmap_put(&p->codes, w.id, p->ncode);
+	p->ncode++;
+	return 0;
+}
+
+/* The frame id of one wire frame of a process. */
+static uint32_t
+profile_resolve_frame(struct profile *pf, struct process *p, uint64_t wf)
+{
+	struct frame		 f;
+	struct code_info	*c;
+	uint64_t		*v, key;
+	char			 buf[32];
+	uint32_t		 id;
+	int			 line;
+
+	memset(&f, 0, sizeof f);
+	if (wf & WIRE_FRAME_NATIVE) {
+		snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)(wf & ~WIRE_FRAME_NATIVE));
+		f.function = profile_intern_string(pf, buf, strlen(buf));
+		f.file = profile_intern_string(pf, p->exe, strlen(p->exe));
+		f.native = 1;
+		return profile_intern_frame(pf, &f);
+	}
+	key = wf + 1;
+	if ((v = hmap_get(&p->frame_cache, key)) != NULL)
+		return (uint32_t)*v;
+	if ((v = hmap_get(&p->codes, WIRE_FRAME_CODE(wf))) == NULL) {
+		f.function = profile_intern_string(pf, "[unknown code]", 14);
+	} else {
+		c = &p->code[*v];
+		line = linetable_line(c->format, c->table, c->table_len, c->firstlineno,
+		    WIRE_FRAME_OFFSET(wf));
+		f.function = c->name;
+		f.file = c->file;
+		f.line = line > 0 ? line : c->firstlineno;
+	}
+	id = profile_intern_frame(pf, &f);
+	hmap_put(&p->frame_cache, key, id);
+	return id;
+}
+
+/* Apply WIRE_REC_STACK: intern the stack and map the agent's id to it. */
+static int
+profile_apply_stack(struct profile *pf, struct process *p, const unsigned char *b, size_t len)
+{
+	struct wire_stack	 w;
+	uint32_t		 ids[WIRE_STACK_MAX_FRAMES], i, gid;
+	uint64_t		 wf;
+
+	if (len < sizeof w)
+		return -1;
+	memcpy(&w, b, sizeof w);
+	if (w.nframes > WIRE_STACK_MAX_FRAMES || sizeof w + w.nframes * sizeof wf > len || w.id == 0)
+		return -1;
+	for (i = 0; i < w.nframes; i++) {
+		memcpy(&wf, b + sizeof w + i * sizeof wf, sizeof wf);
+		ids[i] = profile_resolve_frame(pf, p, wf);
+	}
+	gid = profile_intern_stack(pf, ids, w.nframes, w.truncated != 0);
+	hmap_put(&p->stack_ids, w.id, gid);
+	return 0;
+}
+
+/* Snapshot "live at exit" for every stack of a process. */
+static void
+profile_snapshot_exit(struct process *p)
+{
+	size_t	i;
+
+	for (i = 0; i < p->nstats; i++)
+		p->stats[i].at_exit = p->stats[i].live_bytes;
+	p->at_exit_total = p->live_total;
+}
+
+/* Apply one wire record of a process image; -1 if it is malformed. */
+int
+profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const void *payload,
+    size_t len)
+{
+	struct wire_alloc	a;
+	struct wire_free	f;
+	struct wire_unmap	u;
+	struct wire_python	py;
+
+	p->events++;
+	switch (type) {
+	case WIRE_REC_PAD:
+	case WIRE_REC_THREAD:
+	case WIRE_REC_MODULE:
+		return 0;
+	case WIRE_REC_ALLOC:
+		if (len < sizeof a)
+			return -1;
+		memcpy(&a, payload, sizeof a);
+		profile_apply_alloc(pf, p, &a);
+		return 0;
+	case WIRE_REC_FREE:
+		if (len < sizeof f)
+			return -1;
+		memcpy(&f, payload, sizeof f);
+		profile_apply_free(p, &f);
+		return 0;
+	case WIRE_REC_UNMAP:
+		if (len < sizeof u)
+			return -1;
+		memcpy(&u, payload, sizeof u);
+		profile_apply_unmap(p, &u);
+		return 0;
+	case WIRE_REC_STACK:
+		return profile_apply_stack(pf, p, payload, len);
+	case WIRE_REC_CODE:
+		return profile_apply_code(pf, p, payload, len);
+	case WIRE_REC_PYTHON:
+		if (len < sizeof py)
+			return -1;
+		memcpy(&py, payload, sizeof py);
+		p->python_hex = py.hexversion;
+		p->python_flags = py.flags;
+		return 0;
+	case WIRE_REC_EXIT:
+		if (!p->exited_code) {
+			profile_snapshot_exit(p);
+			p->exited_code = 1;
+		}
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+/* A process image ended (exit, exec or kill); its last live figures count as at exit. */
+void
+profile_apply_end(struct profile *pf, struct process *p, int wait_status,
+    uint64_t dropped_records, uint64_t dropped_bytes)
+{
+	(void)pf;
+	if (!p->exited_code)
+		profile_snapshot_exit(p);
+	p->ended = 1;
+	p->wait_status = wait_status;
+	p->dropped_records = dropped_records;
+	p->dropped_bytes = dropped_bytes;
+}
+
+/* A resident-set sample of a process. */
+void
+profile_apply_rss(struct profile *pf, struct process *p, uint64_t rss)
+{
+	(void)pf;
+	p->rss_last = rss;
+	if (rss > p->rss_peak)
+		p->rss_peak = rss;
+}
+
+/* A clock tick: add one timeline point per running process. */
+void
+profile_apply_time(struct profile *pf, uint64_t t_ns)
+{
+	struct timeline_point	*tp;
+	size_t			 i;
+
+	pf->now_ns = t_ns;
+	for (i = 0; i < pf->nprocs; i++) {
+		if (pf->procs[i]->ended)
+			continue;
+		if ((pf->ntimeline & (pf->ntimeline - 1)) == 0)
+			pf->timeline = xreallocarray(pf->timeline,
+			    pf->ntimeline == 0 ? 1 : pf->ntimeline * 2, sizeof *pf->timeline);
+		tp = &pf->timeline[pf->ntimeline++];
+		tp->t_ns = t_ns;
+		tp->serial = pf->procs[i]->serial;
+		tp->heap = pf->procs[i]->live_total;
+		tp->rss = pf->procs[i]->rss_last;
+	}
+}

@@ -1,0 +1,138 @@
+/*
+ * report-text.c: the plain-text report: what ran, totals, then the top
+ * sites under the chosen view, each with the call path that contributes
+ * most to it, so a reader sees both "which line" and "called from where".
+ */
+
+#include <stdio.h>
+#include <string.h>
+
+#include "memprof.h"
+#include "report.h"
+
+#define REPORT_TEXT_SITES	20	/* sites listed */
+#define REPORT_TEXT_PATHS	5	/* sites whose call path is shown */
+#define REPORT_TEXT_DEPTH	8	/* frames shown per call path */
+
+/* Print "file:line" of a frame, shortening long paths from the left. */
+static void
+report_text_where(const struct profile *pf, const struct frame *f, char *buf, size_t len)
+{
+	const char	*file = profile_string(pf, f->file);
+	size_t		 n = strlen(file);
+
+	if (f->native || *file == '\0') {
+		snprintf(buf, len, "%s", f->native ? "(native)" : "");
+		return;
+	}
+	if (n > 40)
+		file += n - 40;
+	snprintf(buf, len, "%s%s:%d", n > 40 ? "..." : "", file, f->line);
+}
+
+/* The header: command, processes, sampling, totals. */
+static void
+report_text_header(const struct report *r, FILE *out)
+{
+	const struct profile	*pf = r->pf;
+	const struct process	*p;
+	char			 a[32], b[32], c[32], d[32];
+	size_t			 i, shown = 0;
+
+	fprintf(out, "Command:    ");
+	for (i = 0; i < pf->ncommand; i++)
+		fprintf(out, "%s%s", i == 0 ? "" : " ", pf->command[i]);
+	fprintf(out, "\nProcesses:  %zu", r->totals.processes);
+	for (i = 0; i < pf->nprocs && shown < 8; i++) {
+		p = pf->procs[i];
+		if (!report_selects(r, p))
+			continue;
+		fprintf(out, "%s pid %d", shown++ == 0 ? " (" : ",", p->pid);
+		if (p->python_hex != 0)
+			fprintf(out, " Python %s", report_fmt_python(a, sizeof a, p->python_hex));
+	}
+	fprintf(out, "%s\n", shown > 0 ? (shown < r->totals.processes ? ", ...)" : ")") : "");
+	if (pf->sample_every == 0)
+		fprintf(out, "Recording:  every allocation (--exact)\n");
+	else
+		fprintf(out, "Recording:  sampled every %s on average; figures are estimates\n",
+		    report_fmt_bytes(a, sizeof a, (double)pf->sample_every));
+	fprintf(out, "Allocated:  %s in %s allocations\n",
+	    report_fmt_bytes(a, sizeof a, (double)r->totals.allocated),
+	    report_fmt_count(b, sizeof b, r->totals.allocations));
+	fprintf(out, "Peak heap:  %s   Live at exit: %s   Peak RSS: %s\n",
+	    report_fmt_bytes(a, sizeof a, (double)r->totals.peak),
+	    report_fmt_bytes(c, sizeof c, (double)r->totals.at_exit),
+	    r->totals.rss_peak ? report_fmt_bytes(d, sizeof d, (double)r->totals.rss_peak) : "n/a");
+	if (r->totals.dropped_records > 0)
+		fprintf(out, "Warning:    %llu records were dropped (the collector fell behind)\n",
+		    (unsigned long long)r->totals.dropped_records);
+}
+
+/* The call path of a site's heaviest stack, outermost last. */
+static void
+report_text_path(const struct report *r, const struct report_site *s, FILE *out)
+{
+	const struct profile	*pf = r->pf;
+	const struct stack	*st = &pf->stacks[s->top_stack];
+	const struct frame	*f;
+	char			 where[64];
+	uint32_t		 i;
+
+	for (i = 0; i < st->nframes && i < REPORT_TEXT_DEPTH; i++) {
+		f = &pf->frames[st->frames[i]];
+		report_text_where(pf, f, where, sizeof where);
+		fprintf(out, "      %s %s  %s\n", i == 0 ? "at" : "by", profile_string(pf, f->function),
+		    where);
+	}
+	if (st->nframes > REPORT_TEXT_DEPTH || st->truncated)
+		fprintf(out, "      ... (%u more frames)\n",
+		    st->nframes > REPORT_TEXT_DEPTH ? st->nframes - REPORT_TEXT_DEPTH : 0);
+}
+
+/* Write the text report. */
+int
+report_text(const struct report *r, FILE *out)
+{
+	static const char	*titles[] = {
+		"allocated bytes", "bytes live at the end of the recording",
+		"bytes live at the peak", "bytes still live when the program's code finished"
+	};
+	const struct profile	*pf = r->pf;
+	const struct report_site *s;
+	const struct frame	*f;
+	char			 v[32], a[32], n[32], pk[32], ex[32], where[64];
+	size_t			 i;
+
+	report_text_header(r, out);
+	fprintf(out, "\nTop sites by %s:\n\n", titles[r->view]);
+	fprintf(out, "  %10s %10s %8s %10s %10s  %-24s %s\n", report_view_name(r->view),
+	    "allocated", "count", "at peak", "at exit", "function", "location");
+	for (i = 0; i < r->nsites && i < REPORT_TEXT_SITES; i++) {
+		s = &r->sites[i];
+		if (report_site_value(r, s) <= 0 && r->view != REPORT_VIEW_ALLOCATED)
+			break;
+		f = &pf->frames[s->frame];
+		report_text_where(pf, f, where, sizeof where);
+		fprintf(out, "  %10s %10s %8s %10s %10s  %-24s %s\n",
+		    report_fmt_bytes(v, sizeof v, (double)report_site_value(r, s)),
+		    report_fmt_bytes(a, sizeof a, (double)s->allocated),
+		    report_fmt_count(n, sizeof n, s->allocations),
+		    report_fmt_bytes(pk, sizeof pk, (double)s->at_peak),
+		    report_fmt_bytes(ex, sizeof ex, (double)s->at_exit),
+		    profile_string(pf, f->function), where);
+	}
+	if (r->nsites == 0)
+		fprintf(out, "  (no allocations were recorded)\n");
+	for (i = 0; i < r->nsites && i < REPORT_TEXT_PATHS; i++) {
+		s = &r->sites[i];
+		if (report_site_value(r, s) <= 0)
+			break;
+		if (i == 0)
+			fprintf(out, "\nCall paths of the top sites:\n");
+		fprintf(out, "\n  #%zu %s\n", i + 1,
+		    report_fmt_bytes(v, sizeof v, (double)s->top_stack_value));
+		report_text_path(r, s, out);
+	}
+	return ferror(out) ? -1 : 0;
+}
