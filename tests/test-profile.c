@@ -1,0 +1,315 @@
+/*
+ * test-profile.c: unit tests for the model (profile.c) and the hash map it
+ * is built on: allocation and free accounting, the O(1) peak bookkeeping
+ * against a brute-force recomputation, live at exit, unmaps, address reuse,
+ * and malformed records.
+ */
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "memprof.h"
+#include "hmap.h"
+#include "profile.h"
+
+/* A process image as a hello would start it. */
+static struct process *
+new_process(struct profile *pf, uint32_t serial, int pid)
+{
+	struct wire_hello	h;
+
+	memset(&h, 0, sizeof h);
+	h.magic = WIRE_MAGIC;
+	h.version = WIRE_VERSION;
+	h.pid = pid;
+	h.ppid = 1;
+	strcpy(h.exe, "/usr/bin/python3");
+	return profile_add_process(pf, serial, &h);
+}
+
+/* Send a code object and a one-frame stack using it; returns the agent stack id. */
+static uint32_t
+send_stack(struct profile *pf, struct process *p, uint32_t id, const char *file, const char *fn)
+{
+	unsigned char		 buf[512];
+	struct wire_code	 c;
+	struct wire_stack	 s;
+	uint64_t		 frame = WIRE_FRAME_PY(id, 0);
+	/* A 3.11+ location table: one "no column" entry, line delta 0, 1 code unit. */
+	unsigned char		 table[] = { 0x80 | (13 << 3) | 0, 0 };
+
+	memset(&c, 0, sizeof c);
+	c.id = id;
+	c.firstlineno = 10 + (int32_t)id;
+	c.filename_len = (uint16_t)strlen(file);
+	c.name_len = (uint16_t)strlen(fn);
+	c.table_len = sizeof table;
+	c.table_format = WIRE_LINES_LOCATIONS;
+	memcpy(buf, &c, sizeof c);
+	memcpy(buf + sizeof c, file, c.filename_len);
+	memcpy(buf + sizeof c + c.filename_len, fn, c.name_len);
+	memcpy(buf + sizeof c + c.filename_len + c.name_len, table, sizeof table);
+	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_CODE, buf,
+	    sizeof c + c.filename_len + c.name_len + sizeof table), 0);
+
+	memset(&s, 0, sizeof s);
+	s.id = id;
+	s.nframes = 1;
+	memcpy(buf, &s, sizeof s);
+	memcpy(buf + sizeof s, &frame, sizeof frame);
+	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_STACK, buf, sizeof s + sizeof frame), 0);
+	return id;
+}
+
+static void
+alloc(struct profile *pf, struct process *p, uint64_t addr, uint64_t size, uint32_t stack)
+{
+	struct wire_alloc	a;
+
+	memset(&a, 0, sizeof a);
+	a.addr = addr;
+	a.size = size;
+	a.weight = size;
+	a.stack = stack;
+	a.allocator = WIRE_ALLOC_MALLOC;
+	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_ALLOC, &a, sizeof a), 0);
+}
+
+static void
+release(struct profile *pf, struct process *p, uint64_t addr)
+{
+	struct wire_free	f;
+
+	memset(&f, 0, sizeof f);
+	f.addr = addr;
+	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_FREE, &f, sizeof f), 0);
+}
+
+/* The global stack id the process maps an agent stack id to. */
+static uint32_t
+gid(struct process *p, uint32_t agent_id)
+{
+	uint64_t	*v = hmap_get(&p->stack_ids, agent_id);
+
+	assert_non_null(v);
+	return (uint32_t)*v;
+}
+
+static void
+test_hmap(void **state)
+{
+	struct hmap	m;
+	uint64_t	i, v, k, *pv;
+	size_t		pos = 0, seen = 0;
+
+	hmap_init(&m);
+	for (i = 1; i <= 10000; i++)
+		hmap_put(&m, i * 16, i);
+	assert_int_equal(m.used, 10000);
+	for (i = 1; i <= 10000; i += 2)
+		assert_int_equal(hmap_del(&m, i * 16, &v), 1);
+	assert_int_equal(hmap_del(&m, 16, NULL), 0);
+	for (i = 1; i <= 10000; i++) {
+		pv = hmap_get(&m, i * 16);
+		if (i % 2)
+			assert_null(pv);
+		else
+			assert_int_equal(*pv, i);
+	}
+	while (hmap_next(&m, &pos, &k, &v)) {
+		assert_int_equal(k, v * 16);
+		seen++;
+	}
+	assert_int_equal(seen, 5000);
+	hmap_free(&m);
+}
+
+static void
+test_strings_interned(void **state)
+{
+	struct profile	*pf = profile_create();
+	uint32_t	 a = profile_intern_string(pf, "main.py", 7);
+	uint32_t	 b = profile_intern_string(pf, "main.pyx", 7);
+	uint32_t	 c = profile_intern_string(pf, "other.py", 8);
+
+	assert_int_equal(a, b);
+	assert_int_not_equal(a, c);
+	assert_string_equal(profile_string(pf, c), "other.py");
+	profile_free(pf);
+}
+
+static void
+test_alloc_free_and_sites(void **state)
+{
+	struct profile	*pf = profile_create();
+	struct process	*p = new_process(pf, 1, 100);
+	uint32_t	 s1 = send_stack(pf, p, 1, "/app/a.py", "f");
+	uint32_t	 s2 = send_stack(pf, p, 2, "/app/b.py", "g");
+	const struct frame *f;
+
+	alloc(pf, p, 0x1000, 100, s1);
+	alloc(pf, p, 0x2000, 50, s2);
+	release(pf, p, 0x1000);
+	alloc(pf, p, 0x3000, 30, s1);
+	release(pf, p, 0x9999);		/* never recorded: ignored */
+	assert_int_equal(p->allocated, 180);
+	assert_int_equal(p->live_total, 80);
+	assert_int_equal(p->peak, 150);
+	assert_int_equal(p->stats[gid(p, s1)].alloc_bytes, 130);
+	assert_int_equal(p->stats[gid(p, s1)].live_bytes, 30);
+	assert_int_equal(p->unmatched_frees, 1);
+	f = &pf->frames[pf->stacks[gid(p, s2)].site];
+	assert_string_equal(profile_string(pf, f->file), "/app/b.py");
+	assert_string_equal(profile_string(pf, f->function), "g");
+	assert_int_equal(f->line, 12);	/* firstlineno 12, line delta 0 */
+	profile_free(pf);
+}
+
+/* Recompute each stack's bytes at the peak by brute force and compare with the model. */
+static void
+test_peak_matches_brute_force(void **state)
+{
+	struct profile	*pf = profile_create();
+	struct process	*p = new_process(pf, 1, 100);
+	uint32_t	 ids[4], i, j;
+	int64_t		 live[4] = { 0 }, best[4] = { 0 }, total = 0, peak = 0;
+	uint64_t	 addrs[64] = { 0 }, sizes[64] = { 0 };
+	uint32_t	 owner[64];
+	unsigned	 seed = 12345;
+
+	for (i = 0; i < 4; i++)
+		ids[i] = send_stack(pf, p, i + 1, "/app/x.py", "fn");
+	for (j = 0; j < 5000; j++) {
+		seed = seed * 1103515245 + 12345;
+		i = (seed >> 8) % 64;
+		if (addrs[i] == 0) {
+			addrs[i] = 0x10000 + i * 0x100;
+			sizes[i] = 1 + (seed >> 16) % 1000;
+			owner[i] = (seed >> 4) % 4;
+			alloc(pf, p, addrs[i], sizes[i], ids[owner[i]]);
+			live[owner[i]] += (int64_t)sizes[i];
+			total += (int64_t)sizes[i];
+		} else {
+			release(pf, p, addrs[i]);
+			live[owner[i]] -= (int64_t)sizes[i];
+			total -= (int64_t)sizes[i];
+			addrs[i] = 0;
+		}
+		if (total > peak) {
+			peak = total;
+			memcpy(best, live, sizeof best);
+		}
+	}
+	assert_int_equal(p->peak, peak);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(profile_stack_at_peak(p, gid(p, ids[i])), best[i]);
+	profile_free(pf);
+}
+
+static void
+test_exit_snapshot(void **state)
+{
+	struct profile	*pf = profile_create();
+	struct process	*p = new_process(pf, 1, 100);
+	uint32_t	 s = send_stack(pf, p, 1, "/app/a.py", "f");
+
+	alloc(pf, p, 0x1000, 100, s);
+	alloc(pf, p, 0x2000, 40, s);
+	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_EXIT, NULL, 0), 0);
+	release(pf, p, 0x1000);		/* interpreter teardown frees after the mark */
+	profile_apply_end(pf, p, 0, 0, 0);
+	assert_int_equal(p->at_exit_total, 140);
+	assert_int_equal(p->stats[gid(p, s)].at_exit, 140);
+	assert_int_equal(p->live_total, 40);
+	profile_free(pf);
+}
+
+static void
+test_unmap_ranges(void **state)
+{
+	struct profile		*pf = profile_create();
+	struct process		*p = new_process(pf, 1, 100);
+	struct wire_alloc	 a;
+	struct wire_unmap	 u;
+
+	memset(&a, 0, sizeof a);
+	a.addr = 0x100000;
+	a.size = a.weight = 0x10000;
+	a.allocator = WIRE_ALLOC_MMAP;
+	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_ALLOC, &a, sizeof a), 0);
+	u.addr = 0x100000;
+	u.len = 0x4000;			/* the head */
+	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_UNMAP, &u, sizeof u), 0);
+	assert_int_equal(p->live_total, 0xc000);
+	u.addr = 0x10c000;
+	u.len = 0x4000;			/* the tail */
+	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_UNMAP, &u, sizeof u), 0);
+	assert_int_equal(p->live_total, 0x8000);
+	u.addr = 0;
+	u.len = 0x200000;		/* all of it */
+	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_UNMAP, &u, sizeof u), 0);
+	assert_int_equal(p->live_total, 0);
+	assert_int_equal(p->nmapped, 0);
+	profile_free(pf);
+}
+
+static void
+test_reused_address_without_free(void **state)
+{
+	struct profile	*pf = profile_create();
+	struct process	*p = new_process(pf, 1, 100);
+
+	alloc(pf, p, 0x1000, 100, 0);
+	alloc(pf, p, 0x1000, 10, 0);	/* the free was dropped */
+	assert_int_equal(p->live_total, 10);
+	assert_int_equal(p->allocated, 110);
+	profile_free(pf);
+}
+
+static void
+test_malformed_records(void **state)
+{
+	struct profile		*pf = profile_create();
+	struct process		*p = new_process(pf, 1, 100);
+	unsigned char		 buf[64];
+	struct wire_stack	 s;
+	struct wire_code	 c;
+
+	memset(buf, 0, sizeof buf);
+	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_ALLOC, buf, 4), -1);
+	assert_int_equal(profile_apply_wire(pf, p, 999, buf, 8), -1);
+	memset(&s, 0, sizeof s);
+	s.id = 1;
+	s.nframes = 50;			/* more frames than bytes */
+	memcpy(buf, &s, sizeof s);
+	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_STACK, buf, sizeof buf), -1);
+	memset(&c, 0, sizeof c);
+	c.id = 1;
+	c.filename_len = 1000;
+	memcpy(buf, &c, sizeof c);
+	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_CODE, buf, sizeof buf), -1);
+	profile_free(pf);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hmap),
+		cmocka_unit_test(test_strings_interned),
+		cmocka_unit_test(test_alloc_free_and_sites),
+		cmocka_unit_test(test_peak_matches_brute_force),
+		cmocka_unit_test(test_exit_snapshot),
+		cmocka_unit_test(test_unmap_ranges),
+		cmocka_unit_test(test_reused_address_without_free),
+		cmocka_unit_test(test_malformed_records),
+	};
+
+	return cmocka_run_group_tests_name("profile", tests, NULL, NULL);
+}
