@@ -1,0 +1,68 @@
+#!/bin/sh
+# bench/run.sh [RUNS]: overhead of memprof against the bare interpreter and
+# the peers available here, on the workloads in bench/workloads/.
+#
+# Every configuration runs each workload RUNS times (default 5) in the same
+# session, interleaved round-robin so that machine noise hits all alike; the
+# table shows the median wall time and the ratio to the bare median.
+# Peers: python -X tracemalloc (1 frame, its default), heaptrack and Scalene
+# (Debian packages) when installed.  All use one interpreter (PYTHON,
+# default /usr/bin/python3) so that the ratios compare like with like.
+
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/.." && pwd)
+runs=${1:-5}
+PY=${PYTHON:-/usr/bin/python3}
+MEMPROF=${MEMPROF:-$top/memprof}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+
+configs="bare memprof memprof-exact tracemalloc"
+command -v heaptrack >/dev/null 2>&1 && configs="$configs heaptrack"
+"$PY" -c 'import scalene' 2>/dev/null && configs="$configs scalene"
+
+# cmd CONFIG WORKLOAD: the command line of one configuration.
+cmd() {
+    case $1 in
+    bare) echo "$PY $2" ;;
+    memprof) echo "$MEMPROF run -o $out/m.mprof $PY $2" ;;
+    memprof-exact) echo "$MEMPROF run --exact -o $out/m.mprof $PY $2" ;;
+    tracemalloc) echo "$PY -X tracemalloc=1 $2" ;;
+    heaptrack) echo "heaptrack -o $out/h $PY $2" ;;
+    scalene) echo "$PY -m scalene --cli --memory --outfile $out/s.txt $2" ;;
+    esac
+}
+
+# now: seconds since the epoch with nanoseconds.
+now() { date +%s.%N; }
+
+echo "bench: $runs runs per configuration, interpreter $($PY -c 'import sys; print(sys.version.split()[0])') ($PY)"
+for w in "$here"/workloads/*.py; do
+    name=$(basename "$w" .py)
+    for i in $(seq "$runs"); do
+        for c in $configs; do
+            t0=$(now)
+            sh -c "$(cmd "$c" "$w")" >/dev/null 2>&1 || echo "bench: $c $name run $i failed" >&2
+            t1=$(now)
+            echo "$t1 - $t0" | bc >> "$out/$name.$c"
+        done
+    done
+done
+
+# median FILE: the median of the numbers in FILE.
+median() { sort -n "$1" | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
+
+printf '\n%-16s' workload
+for c in $configs; do printf '%16s' "$c"; done
+printf '\n'
+for w in "$here"/workloads/*.py; do
+    name=$(basename "$w" .py)
+    base=$(median "$out/$name.bare")
+    printf '%-16s' "$name"
+    for c in $configs; do
+        m=$(median "$out/$name.$c")
+        printf '%16s' "$(printf '%.2fs %.2fx' "$m" "$(echo "$m / $base" | bc -l)")"
+    done
+    printf '\n'
+done

@@ -1,0 +1,57 @@
+#!/bin/sh
+# attribution.sh: memprof attributes allocations to the right Python lines
+# with the right sizes, on every CPython 3.8-3.13 installed with pyenv and on
+# Debian's static /usr/bin/python3.11: a program with known sites (retained,
+# transient, many small objects, in a thread, in a forked child) checked in
+# --exact mode (within 1%) and in the default sampling mode (sites of 5% or
+# more within 10%).  Prints one line per interpreter; an interpreter that is
+# not installed is listed as skipped with the reason.
+
+. "$(dirname "$0")/lib.sh"
+
+PY_DIR="$MEMPROF_SRCDIR/tests/py"
+checker=$(command -v python3) || t_skip "no python3 to run the checker"
+
+# pythons: "label path" lines for every interpreter to test.
+pythons() {
+    root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+    for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
+        p=$(ls -d "$root"/versions/$v.*/bin/python$v 2>/dev/null | sort -V | tail -1)
+        if [ -n "$p" ]; then echo "pyenv-$v $p"; else echo "pyenv-$v -"; fi
+    done
+    if [ -x /usr/bin/python3.11 ]; then echo "debian-static-3.11 /usr/bin/python3.11"; else echo "debian-static-3.11 -"; fi
+}
+
+ran=0
+pythons > "$T_TMP/pythons"
+while read -r label py; do
+    if [ "$py" = - ]; then
+        echo "skip: $label: not installed on this machine"
+        continue
+    fi
+    ver=$("$py" -c 'import sys; print(sys.version.split()[0])')
+    for mode in exact sampled; do
+        flag=""; [ $mode = exact ] && flag=--exact
+        cap="$T_TMP/$label.$mode.mprof"
+        timeout 300 "$MEMPROF" run $flag -o "$cap" "$py" "$PY_DIR/known_sites.py" \
+            "$T_TMP/truth.json" >"$T_TMP/run.out" 2>"$T_TMP/run.err"
+        rc=$?
+        if [ $rc -ne 0 ]; then
+            t_fail "$label ($ver) $mode" "memprof run exited $rc: $(tail -3 "$T_TMP/run.err")"
+            continue
+        fi
+        "$MEMPROF" report --format json -o "$T_TMP/rep.json" "$cap" 2>"$T_TMP/rep.err" ||
+            { t_fail "$label ($ver) $mode" "report failed: $(cat "$T_TMP/rep.err")"; continue; }
+        if "$checker" "$PY_DIR/check_attribution.py" "$T_TMP/truth.json" "$T_TMP/rep.json" $mode \
+            >"$T_TMP/check.out" 2>&1; then
+            t_ok "$label ($ver) $mode: $(grep -c '^ok' "$T_TMP/check.out") site figures within bounds"
+        else
+            t_fail "$label ($ver) $mode" "$(grep -v '^ok' "$T_TMP/check.out" | tr '\n' ';')"
+        fi
+    done
+    ran=$((ran + 1))
+done < "$T_TMP/pythons"
+
+[ $ran -gt 0 ] || t_skip "no CPython 3.8-3.13 installed"
+echo "interpreters tested: $ran"
+t_done
