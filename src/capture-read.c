@@ -176,19 +176,14 @@ capture_read_chunk(FILE *f, const char *path, struct profile *pf, struct capture
 	return rc;
 }
 
-/* Load a capture file into a new model. */
+/* Load a capture from an open stream (name is for messages). */
 struct profile *
-capture_load(const char *path, struct capture_info *info, char **cause)
+capture_load_stream(FILE *f, const char *path, struct capture_info *info, char **cause)
 {
 	struct profile	*pf;
-	FILE		*f;
 	int		 rc;
 
 	memset(info, 0, sizeof *info);
-	if ((f = fopen(path, "rb")) == NULL) {
-		xasprintf(cause, "cannot open capture '%s': %s", path, strerror(errno));
-		return NULL;
-	}
 	pf = profile_create();
 	if (capture_read_header(f, path, pf, cause) != 0)
 		goto fail;
@@ -202,10 +197,25 @@ capture_load(const char *path, struct capture_info *info, char **cause)
 		xasprintf(cause, "reading capture '%s' failed: %s", path, strerror(errno));
 		goto fail;
 	}
-	fclose(f);
 	return pf;
 fail:
-	fclose(f);
 	profile_free(pf);
 	return NULL;
+}
+
+/* Load a capture file into a new model. */
+struct profile *
+capture_load(const char *path, struct capture_info *info, char **cause)
+{
+	struct profile	*pf;
+	FILE		*f;
+
+	memset(info, 0, sizeof *info);
+	if ((f = fopen(path, "rb")) == NULL) {
+		xasprintf(cause, "cannot open capture '%s': %s", path, strerror(errno));
+		return NULL;
+	}
+	pf = capture_load_stream(f, path, info, cause);
+	fclose(f);
+	return pf;
 }

@@ -19,6 +19,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "profile.h"
 
@@ -92,5 +93,7 @@ int		capture_apply(struct profile *, uint16_t type, uint16_t sub, uint32_t proc,
 		    const void *payload, size_t len);
 /* Read a whole capture into a new model; NULL and a message if it is unreadable. */
 struct profile	*capture_load(const char *path, struct capture_info *, char **cause);
+struct profile	*capture_load_stream(FILE *, const char *name, struct capture_info *,
+		    char **cause);
 
 #endif /* MEMPROF_CAPTURE_H */
