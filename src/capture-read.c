@@ -84,7 +84,7 @@ capture_apply(struct profile *pf, uint16_t type, uint16_t sub, uint32_t proc,
 }
 
 /* Apply every record of one decompressed chunk; -1 on a malformed record. */
-static int
+int
 capture_apply_chunk(struct profile *pf, const unsigned char *raw, size_t len,
     struct capture_info *info)
 {

@@ -91,6 +91,9 @@ struct capture_info {
 /* Apply one capture record to a model (used live and when reading). */
 int		capture_apply(struct profile *, uint16_t type, uint16_t sub, uint32_t proc,
 		    const void *payload, size_t len);
+/* Apply the records of a decompressed chunk; -1 on a malformed one. */
+int		capture_apply_chunk(struct profile *, const unsigned char *, size_t,
+		    struct capture_info *);
 /* Read a whole capture into a new model; NULL and a message if it is unreadable. */
 struct profile	*capture_load(const char *path, struct capture_info *, char **cause);
 struct profile	*capture_load_stream(FILE *, const char *name, struct capture_info *,

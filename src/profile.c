@@ -18,6 +18,8 @@
 #include "profile.h"
 
 #define PROFILE_NO_STACK	0	/* global stack id of allocations without a stack */
+/* No allocation is larger than x86-64's 2^47-byte user address space; 2^48 leaves room. */
+#define PROFILE_SIZE_MAX	(1ULL << 48)
 
 /* Create an empty model; stack 0 is "no stack" with an [unknown] frame. */
 struct profile *
@@ -258,9 +260,10 @@ profile_change_live(struct process *p, uint32_t stack, int64_t bytes, double cou
 		s->at_peak = s->live_bytes;
 		s->peak_epoch = p->peak_epoch;
 	}
-	s->live_bytes += bytes;
+	/* Wrapping arithmetic: a hostile ring cannot make the controller hit UB. */
+	s->live_bytes = (int64_t)((uint64_t)s->live_bytes + (uint64_t)bytes);
 	s->live_count += count;
-	p->live_total += bytes;
+	p->live_total = (int64_t)((uint64_t)p->live_total + (uint64_t)bytes);
 	if (p->live_total > p->peak) {
 		p->peak = p->live_total;
 		p->peak_epoch++;
@@ -514,6 +517,8 @@ profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const v
 		if (len < sizeof a)
 			return -1;
 		memcpy(&a, payload, sizeof a);
+		if (a.size > PROFILE_SIZE_MAX || a.weight > PROFILE_SIZE_MAX)
+			return -1;
 		profile_apply_alloc(pf, p, &a);
 		return 0;
 	case WIRE_REC_FREE:
@@ -526,6 +531,8 @@ profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const v
 		if (len < sizeof u)
 			return -1;
 		memcpy(&u, payload, sizeof u);
+		if (u.len > PROFILE_SIZE_MAX || u.addr > UINT64_MAX - u.len)
+			return -1;
 		profile_apply_unmap(p, &u);
 		return 0;
 	case WIRE_REC_STACK:

@@ -151,7 +151,8 @@ report_json(const struct report *r, FILE *out)
 	order = xreallocarray(NULL, r->nsites == 0 ? 1 : r->nsites, sizeof *order);
 	for (i = 0; i < r->nsites; i++)
 		order[i] = &r->sites[i];
-	qsort(order, r->nsites, sizeof *order, report_json_cmp_allocated);
+	if (r->nsites > 1)
+		qsort(order, r->nsites, sizeof *order, report_json_cmp_allocated);
 	for (i = 0; i < r->nsites; i++) {
 		if (i > 0)
 			fputc(',', out);

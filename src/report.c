@@ -143,7 +143,8 @@ report_build(struct report *r, const struct profile *pf, int pid, enum report_vi
 		return -1;
 	}
 	report_sorting = r;
-	qsort(r->sites, r->nsites, sizeof *r->sites, report_cmp_sites);
+	if (r->nsites > 1)
+		qsort(r->sites, r->nsites, sizeof *r->sites, report_cmp_sites);
 	report_sorting = NULL;
 	return 0;
 }
