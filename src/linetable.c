@@ -15,6 +15,8 @@
  *                        varint operands; the line delta depends on C.
  */
 
+#include <limits.h>
+
 #include "linetable.h"
 #include "wire.h"
 
@@ -31,12 +33,22 @@
 /* 3.11+: a code unit is two bytes (an opcode and its argument). */
 #define LINETABLE_CODE_UNIT		2
 
+/*
+ * Lines are summed in 64 bits, so no table can overflow them; a sum that
+ * leaves int's range is a malformed table.
+ */
+static int
+linetable_result(int64_t line)
+{
+	return line < INT_MIN || line > INT_MAX ? -1 : (int)line;
+}
+
 /* 3.8-3.9: the line in effect at byte_offset, as 3.8's PyCode_Addr2Line. */
 static int
 linetable_line_lnotab(const uint8_t *p, size_t len, int firstlineno, uint32_t off)
 {
 	uint64_t	addr = 0;
-	int		line = firstlineno;
+	int64_t		line = firstlineno;
 	size_t		i;
 
 	for (i = 0; i + 1 < len; i += 2) {
@@ -45,7 +57,7 @@ linetable_line_lnotab(const uint8_t *p, size_t len, int firstlineno, uint32_t of
 			break;
 		line += (int8_t)p[i + 1];
 	}
-	return line;
+	return linetable_result(line);
 }
 
 /* 3.10: the line of the range holding byte_offset, as _PyCode_CheckLineNumber. */
@@ -53,7 +65,7 @@ static int
 linetable_line_pep626(const uint8_t *p, size_t len, int firstlineno, uint32_t off)
 {
 	uint64_t	end = 0;
-	int		computed = firstlineno, line;
+	int64_t		computed = firstlineno, line;
 	size_t		i;
 
 	for (i = 0; i + 1 < len; i += 2) {
@@ -68,7 +80,7 @@ linetable_line_pep626(const uint8_t *p, size_t len, int firstlineno, uint32_t of
 			line = computed;
 		}
 		if (p[i] != 0 && off < end)
-			return line;
+			return linetable_result(line);
 	}
 	return -1;
 }
@@ -119,7 +131,8 @@ static int
 linetable_line_locations(const uint8_t *p, size_t len, int firstlineno, uint32_t off)
 {
 	uint64_t	end = 0;
-	int		computed = firstlineno, delta;
+	int64_t		computed = firstlineno;
+	int		delta;
 	size_t		i = 0;
 
 	while (i < len) {
@@ -128,8 +141,11 @@ linetable_line_locations(const uint8_t *p, size_t len, int firstlineno, uint32_t
 			return -1;
 		computed += delta;
 		end += (uint64_t)((p[i] & 7) + 1) * LINETABLE_CODE_UNIT;
-		if (off < end)
-			return ((p[i] >> 3) & 15) == LINETABLE_LOC_NONE ? -1 : computed;
+		if (off < end) {
+			if (((p[i] >> 3) & 15) == LINETABLE_LOC_NONE)
+				return -1;
+			return linetable_result(computed);
+		}
 		for (i++; i < len && !(p[i] & 0x80); i++)
 			;
 	}
