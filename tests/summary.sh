@@ -17,11 +17,13 @@ for log in $(find "$dir/tests" -name '*.log' ! -name 'test-suite.log' 2>/dev/nul
     # cmocka: "[       OK ] name" and "[  FAILED  ] name" per case.
     ok=$(grep -c '^\[       OK \]' "$log")
     bad=$(grep -c '^\[  FAILED  \] [a-z]' "$log")
-    # shell tests: "ok: ..." and "FAIL: ..." per check; "skip: ..." per skipped part.
-    ok=$((ok + $(grep -c '^ok: ' "$log")))
-    bad=$((bad + $(grep -c '^FAIL: ' "$log")))
-    skp=$(grep -c '^skip: ' "$log")
-    grep '^skip: ' "$log" | sed "s|^skip: |skipped: ${name%.log}: |"
+    # shell tests: "ok: ..." / "PASS ..." and "FAIL: ..." / "FAIL ..." per
+    # check; "skip: ..." / "SKIP ..." per skipped part.
+    ok=$((ok + $(grep -c -e '^ok: ' -e '^PASS ' "$log")))
+    bad=$((bad + $(grep -c -e '^FAIL: ' -e '^FAIL ' "$log")))
+    skp=$(grep -c -e '^skip: ' -e '^SKIP ' "$log")
+    grep -e '^skip: ' -e '^SKIP ' "$log" | sed -e "s|^skip: |skipped: ${name%.log}: |" \
+        -e "s|^SKIP |skipped: ${name%.log}: |"
     if [ "$result" = FAIL ] || [ "$result" = ERROR ]; then
         [ "$bad" -gt 0 ] || bad=1
         echo "failed: ${name%.log}"
