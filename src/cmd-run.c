@@ -20,8 +20,8 @@
 #include "launch.h"
 #include "report.h"
 
-/* Default mean bytes between samples; see docs/sampling.md for how it was chosen. */
-#define CMD_RUN_SAMPLE_EVERY	(512ULL * 1024)
+/* Default mean bytes between samples; docs/sampling.md says how it was chosen. */
+#define CMD_RUN_SAMPLE_EVERY	(64ULL * 1024)
 /* How long followed processes may outlive the command before recording stops. */
 #define CMD_RUN_GRACE_NS	1000000000ULL
 
@@ -86,7 +86,7 @@ cmd_run_summary(const struct profile *pf, const char *path, int lost)
 {
 	struct report		 r;
 	const struct frame	*f;
-	char			 a[32], b[32], *cause = NULL;
+	char			 a[32], b[32], c[32], *cause = NULL;
 	size_t			 i;
 
 	if (report_build(&r, pf, 0, REPORT_VIEW_PEAK, &cause) != 0) {
@@ -97,7 +97,7 @@ cmd_run_summary(const struct profile *pf, const char *path, int lost)
 	    r.totals.processes, r.totals.processes == 1 ? "" : "es",
 	    report_fmt_bytes(a, sizeof a, (double)r.totals.peak),
 	    r.totals.rss_peak ? report_fmt_bytes(b, sizeof b, (double)r.totals.rss_peak) : "n/a",
-	    report_fmt_bytes(a, sizeof a, (double)r.totals.allocated));
+	    report_fmt_bytes(c, sizeof c, (double)r.totals.allocated));
 	for (i = 0; i < r.nsites && i < 5; i++) {
 		if (r.sites[i].at_peak <= 0)
 			break;

@@ -21,6 +21,8 @@
 
 /* 100 ms: fine enough for memory-over-time plots, cheap at any process count. */
 #define COLLECT_TICK_NS		100000000ULL
+/* Records in one round above which the loop keeps draining without sleeping. */
+#define COLLECT_BUSY_RECORDS	1024
 /* One second of recording at most is lost if memprof itself is killed. */
 #define COLLECT_FLUSH_NS	1000000000ULL
 
@@ -168,15 +170,20 @@ collect_start(struct collect *co, const char *path, uint64_t sample_every, uint3
 	return 0;
 }
 
-/* One round of the loop. */
+/*
+ * One round of the loop.  While the rings keep delivering, the loop does
+ * not sleep: an exact-mode agent waits for ring space, so every millisecond
+ * the collector naps is a millisecond the program may stand still.
+ */
 void
 collect_step(struct collect *co, int timeout_ms)
 {
 	const struct channel_events	*ev = collect_events(co);
 	uint64_t			 now;
 
-	channel_poll(&co->chan, timeout_ms, ev);
-	channel_drain_all(&co->chan, ev);
+	channel_poll(&co->chan, co->busy ? 0 : timeout_ms, ev);
+	/* A trickle (sampling) can wait for the next round; a flood (exact) cannot. */
+	co->busy = channel_drain_all(&co->chan, ev) >= COLLECT_BUSY_RECORDS;
 	now = collect_now_ns();
 	if (now - co->last_tick_ns >= COLLECT_TICK_NS) {
 		collect_tick(co, now);

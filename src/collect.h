@@ -21,6 +21,7 @@ struct collect {
 	uint64_t		 last_tick_ns;
 	uint64_t		 last_flush_ns;
 	uint64_t		 records;
+	int			 busy;		/* the last drain found records */
 	long			 page_size;
 };
 

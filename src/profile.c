@@ -287,7 +287,11 @@ profile_release(struct process *p, uint64_t addr, uint32_t idx)
 			}
 		}
 	}
-	p->live_free = xreallocarray(p->live_free, p->live_free_len + 1, sizeof *p->live_free);
+	/* Grow by doubling: releases come by the million in --exact mode. */
+	if (p->live_free_len == p->live_free_cap) {
+		p->live_free_cap = p->live_free_cap == 0 ? 16 : p->live_free_cap * 2;
+		p->live_free = xreallocarray(p->live_free, p->live_free_cap, sizeof *p->live_free);
+	}
 	p->live_free[p->live_free_len++] = idx;
 }
 

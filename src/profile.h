@@ -93,6 +93,7 @@ struct process {
 	size_t			 live_pool_len;
 	uint32_t		*live_free;	/* free list of live_pool indexes */
 	size_t			 live_free_len;
+	size_t			 live_free_cap;
 	uint64_t		*mapped;	/* addresses of live mmaps, for partial unmaps */
 	size_t			 nmapped;
 

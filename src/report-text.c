@@ -42,16 +42,21 @@ report_text_header(const struct report *r, FILE *out)
 	fprintf(out, "Command:    ");
 	for (i = 0; i < pf->ncommand; i++)
 		fprintf(out, "%s%s", i == 0 ? "" : " ", pf->command[i]);
+	/* Python processes are the interesting ones; shells and launchers are only counted. */
 	fprintf(out, "\nProcesses:  %zu", r->totals.processes);
-	for (i = 0; i < pf->nprocs && shown < 8; i++) {
+	for (i = 0; i < pf->nprocs; i++) {
 		p = pf->procs[i];
-		if (!report_selects(r, p))
+		if (!report_selects(r, p) || p->python_hex == 0)
 			continue;
-		fprintf(out, "%s pid %d", shown++ == 0 ? " (" : ",", p->pid);
-		if (p->python_hex != 0)
-			fprintf(out, " Python %s", report_fmt_python(a, sizeof a, p->python_hex));
+		if (shown++ < 6)
+			fprintf(out, "%s pid %d (Python %s)", shown == 1 ? ":" : ",", p->pid,
+			    report_fmt_python(a, sizeof a, p->python_hex));
 	}
-	fprintf(out, "%s\n", shown > 0 ? (shown < r->totals.processes ? ", ...)" : ")") : "");
+	if (shown > 6)
+		fprintf(out, ", ... (%zu Python processes)", shown);
+	else if (shown == 0 && r->totals.processes > 0)
+		fprintf(out, ", none running Python");
+	fputc('\n', out);
 	if (pf->sample_every == 0)
 		fprintf(out, "Recording:  every allocation (--exact)\n");
 	else

@@ -1,7 +1,7 @@
 """Large buffers: allocate, touch and free megabyte-sized bytearrays."""
 keep = []
 total = 0
-for i in range(8000):
+for i in range(30000):
     b = bytearray(1024 * 1024)
     b[::4096] = b"x" * 256
     total += len(b)

@@ -3,7 +3,7 @@ import threading
 
 def work(seed):
     acc = []
-    for i in range(400000):
+    for i in range(1500000):
         acc.append(("k%d" % (i + seed), [i] * 4))
         if len(acc) > 1000:
             acc = acc[500:]

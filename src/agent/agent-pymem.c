@@ -28,7 +28,9 @@
  * left set and nothing is printed.
  */
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <errno.h>
 #include <stdatomic.h>
@@ -38,6 +40,10 @@
 #include <string.h>
 
 #include "agent.h"
+#include "agent-core.h"
+
+/* pymalloc serves requests up to 512 bytes itself (SMALL_REQUEST_THRESHOLD, 3.8-3.13). */
+#define PYMEM_SMALL_REQUEST	512
 
 /* Opaque PyObject. */
 struct pymem_object;
@@ -142,6 +148,22 @@ static struct pymem_method_def	pymem_exit_def = {
 	"memprof: the program's own code has finished"
 };
 
+/*
+ * The sampled case of the small-request fast path: record under the guard,
+ * keeping errno.  Out of line so the fast path stays a few instructions.
+ */
+static void __attribute__((noinline, cold))
+pymem_sample_slow(void *p, size_t size, enum wire_allocator allocator)
+{
+	int	saved = errno;
+
+	if (agent_enter()) {
+		agent_record_alloc_slow(p, size, allocator, (uintptr_t)__builtin_return_address(0));
+		agent_leave();
+	}
+	errno = saved;
+}
+
 /* PYMEM_DOMAIN_MEM/OBJ malloc: the original, recorded under the guard. */
 static void *
 pymem_wrap_malloc(void *ctx, size_t size)
@@ -150,6 +172,19 @@ pymem_wrap_malloc(void *ctx, size_t size)
 	void			*p;
 	int			 saved;
 
+	/*
+	 * The hot path of every Python object: a small request is served from
+	 * a pymalloc pool without reaching malloc (new arenas go through the
+	 * wrapped arena allocator, which guards itself), so no guard is needed
+	 * around it, and an unsampled one costs a TLS countdown and nothing else.
+	 */
+	if (AGENT_LIKELY(size <= PYMEM_SMALL_REQUEST && !agent_tls.guard &&
+	    agent_mode_get() == AGENT_MODE_SAMPLE)) {
+		p = d->orig.malloc(d->orig.ctx, size);
+		if (AGENT_UNLIKELY(p != NULL && agent_sample_due(size)))
+			pymem_sample_slow(p, size, d->allocator);
+		return p;
+	}
 	if (!agent_enter())
 		return d->orig.malloc(d->orig.ctx, size);
 	p = d->orig.malloc(d->orig.ctx, size);
@@ -215,6 +250,12 @@ pymem_wrap_free(void *ctx, void *ptr)
 	struct pymem_domain	*d = ctx;
 	int			 saved;
 
+	/* A block that was not sampled: one probe of the set, then pymalloc's own free. */
+	if (AGENT_LIKELY(!agent_tls.guard && agent_mode_get() == AGENT_MODE_SAMPLE &&
+	    !agent_addrset_probe((uintptr_t)ptr))) {
+		d->orig.free(d->orig.ctx, ptr);
+		return;
+	}
 	if (ptr == NULL || !agent_enter()) {
 		d->orig.free(d->orig.ctx, ptr);
 		return;

@@ -39,7 +39,9 @@
  * points at the raw line table bytes, which the controller decodes.
  */
 
+#ifndef _GNU_SOURCE
 #define _GNU_SOURCE
+#endif
 #include <dlfcn.h>
 #include <pthread.h>
 #include <stdatomic.h>

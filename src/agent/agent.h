@@ -5,8 +5,13 @@
  *
  * Families:
  *  agent-core.c    start/stop, configuration, fork handling, the per-thread
- *                  state, the guard, the recorder (sampling decision, stack
- *                  capture and interning, records into the ring)
+ *                  state, the guard
+ *  agent-record.c  the recorder: allocations, frees, unmaps into records
+ *  agent-sampler.c the sampling decision and the weight of a sample
+ *  agent-stack.c   stack capture (Python and native) and interning
+ *  agent-addrset.c the lock-free set of recorded live addresses
+ *  agent-maps.c    the registry of recorded mappings (munmap, mremap)
+ *  agent-core.h    what those share (TLS, the hot-path inlines)
  *  agent-ring.c    the producer side of the shared ring (wire.h)
  *  agent-hooks.c   the interposed allocator entry points (malloc family, mmap)
  *  agent-python.c  finding CPython in the process, reading the current

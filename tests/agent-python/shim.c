@@ -115,6 +115,25 @@ shim_init(void)
 }
 
 /* The guard, as agent-core.c defines it: one level, per thread. */
+/*
+ * What agent-pymem.c's inlined fast paths read from the core (agent-core.h):
+ * the shim never samples (mode EXACT), so those paths always fall through
+ * to the agent_enter/agent_record_* functions below, which the checks count.
+ */
+#include "agent-core.h"
+
+AGENT_TLS struct agent_tls	agent_tls;
+int				agent_mode = AGENT_MODE_EXACT;
+struct agent_addrset		*agent_addrset_table;
+
+/* Never reached while the mode is EXACT; present for the linker. */
+void
+agent_record_alloc_slow(void *addr, size_t size, enum wire_allocator allocator, uintptr_t ret)
+{
+	(void)ret;
+	agent_record_alloc(addr, size, allocator);
+}
+
 int
 agent_enter(void)
 {

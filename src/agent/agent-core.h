@@ -1,0 +1,290 @@
+/*
+ * agent-core.h: what the recorder's own files share with each other
+ * (agent-core.c, agent-record.c, agent-hooks.c, agent-ring.c,
+ * agent-sampler.c, agent-addrset.c, agent-maps.c, agent-stack.c).  agent.h stays the
+ * interface with agent-python.c and agent-pymem.c; nothing here is needed
+ * by them.
+ *
+ * The hot path lives in the hooks and in the inline functions below: a
+ * per-thread byte countdown in initial-exec TLS decides whether an
+ * allocation is sampled, and a lock-free probe of the set of recorded
+ * addresses decides whether a free has to be sent.  Everything else is the
+ * slow path, entered with the thread's guard held.
+ */
+
+#ifndef MEMPROF_AGENT_CORE_H
+#define MEMPROF_AGENT_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "agent.h"
+
+/*
+ * Architecture.  Every assumption about the CPU lives here: x86-64 (little
+ * endian as wire.h requires, 64-bit pointers, user addresses below 2^47 so
+ * that bit 63 of a return address is free for WIRE_FRAME_NATIVE, SYS_mmap
+ * taking its offset in bytes), a pause instruction for spin loops.  The
+ * page size is read at run time.  Another target needs this block and a
+ * look at the unwinder in agent-stack.c, nothing else.
+ */
+#if defined(__x86_64__)
+#define AGENT_CPU_RELAX()	__builtin_ia32_pause()
+#else
+#error "libmemprof supports x86-64 only for now (see agent-core.h)"
+#endif
+
+#define AGENT_LIKELY(x)		__builtin_expect(!!(x), 1)
+#define AGENT_UNLIKELY(x)	__builtin_expect(!!(x), 0)
+#define AGENT_HIDDEN		__attribute__((visibility("hidden")))
+#define AGENT_COLD		__attribute__((noinline, cold))
+
+/* Default mean bytes between samples: jemalloc's and Go's default (512 KiB). */
+#define AGENT_SAMPLE_DEFAULT	(512U << 10)
+
+/* agent_mode: what the hooks do; read on every hooked call. */
+#define AGENT_MODE_OFF		0	/* pass-through: inert, disabled, detached */
+#define AGENT_MODE_SAMPLE	1	/* Poisson sampling; frees probed in the addrset */
+#define AGENT_MODE_EXACT	2	/* every allocation and every free is sent */
+
+/* Countdown of a thread that must not sample: effectively never reached. */
+#define AGENT_COUNTDOWN_NEVER	INT64_MAX
+
+/*
+ * Per-thread hot state, in initial-exec TLS (one %fs-relative access, no
+ * __tls_get_addr that could allocate).  Kept tiny because glibc's surplus
+ * static TLS is shared by every initial-exec library of the process.
+ */
+struct agent_tls {
+	int64_t			 bytes_left;	/* bytes to the next sample point */
+	struct agent_thread	*thread;	/* slow-path state, NULL until needed */
+	uint32_t		 guard;		/* non-zero while inside the agent */
+	uint32_t		 exited;	/* the thread-exit destructor ran */
+};
+extern AGENT_TLS struct agent_tls agent_tls;
+
+/* Configuration read once from the environment (agent-core.c). */
+struct agent_config {
+	uint64_t	sample_every;	/* mean bytes; 0 = exact */
+	uint64_t	ring_size;	/* data bytes, power of two */
+	int		native;		/* MEMPROF_NATIVE=1 */
+	int		follow;		/* MEMPROF_FOLLOW != "0" */
+	pid_t		root_pid;	/* MEMPROF_ROOT_PID, 0 if unset */
+};
+extern struct agent_config agent_config;
+extern int agent_mode;		/* through agent_mode_get/agent_mode_set */
+extern size_t agent_page_size;
+
+/*
+ * Per-thread slow-path state: interning tables and scratch buffers, in
+ * memory from mmap.  Owned by one thread while it lives, then pooled for
+ * the next new thread (agent-core.c).
+ */
+struct agent_intern {
+	void		*slots;
+	uint64_t	 mask;		/* capacity - 1 */
+	uint64_t	 count;
+	size_t		 bytes;		/* mapping length */
+};
+
+struct agent_thread {
+	struct agent_thread	*all_next;	/* every state ever made */
+	struct agent_thread	*pool_next;	/* free states of exited threads */
+	int32_t			 tid;
+	int			 sampling;	/* countdown drawn at least once */
+	uint64_t		 rng;		/* xorshift64* state, never 0 */
+	struct agent_intern	 stacks;	/* frame-hash -> stack id */
+	struct agent_intern	 codes;		/* (code, key) -> code id */
+	struct agent_pyframe	 pyframes[WIRE_STACK_MAX_FRAMES];
+	uint64_t		 pykeys[WIRE_STACK_MAX_FRAMES];
+	uintptr_t		 native[WIRE_STACK_MAX_FRAMES];
+	uint64_t		 frames[WIRE_STACK_MAX_FRAMES];
+	/* agent_python_describe's buffer: file and function names, cut beyond 4 KiB. */
+	char			 names[4096];
+};
+
+/*
+ * What the address set keeps for a recorded block, so that a realloc that
+ * fails after its FREE was sent can announce the block again unchanged.
+ */
+struct agent_live {
+	uint64_t	size;
+	uint64_t	weight;
+	uint32_t	stack;
+	uint16_t	allocator;
+	uint16_t	pad;
+};
+
+/*
+ * The set of recorded live addresses (agent-addrset.c), open addressing
+ * with linear probing.  Readers never lock: keys are read with atomic
+ * loads, a removal shifts entries back under a seqlock (odd seq while it
+ * runs), and a table that grows is replaced and the old one leaked, so a
+ * reader holding a stale pointer reads valid, frozen memory.
+ */
+struct agent_addrset {
+	uint64_t		 seq;
+	uint32_t		 shift;		/* 64 - log2(capacity) */
+	uint32_t		 pad;
+	uint64_t		 mask;
+	uint64_t		 live;
+	size_t			 bytes;
+	uintptr_t		*keys;		/* 0: empty */
+	struct agent_live	*vals;
+};
+extern struct agent_addrset *agent_addrset_table;
+
+/* Fibonacci hashing: the multiply spreads 16-byte-aligned addresses over the high bits. */
+#define AGENT_ADDRSET_MUL	0x9e3779b97f4a7c15ULL
+
+/* A registered mapping that was recorded (agent-maps.c). */
+struct agent_map {
+	uintptr_t	addr;
+	uint64_t	len;
+	uint64_t	weight;
+	uint32_t	stack;
+	uint32_t	pad;
+};
+
+/* agent-core.c */
+extern int agent_started;
+struct agent_thread *agent_core_thread(void);
+void	agent_core_stop(uint32_t);
+int	agent_core_peer_gone(void);
+void	*agent_os_map(size_t);
+void	agent_os_unmap(void *, size_t);
+void	agent_lock_yield(void);
+
+/* agent-record.c (the slow paths of the hooks; guard held) */
+void	agent_record_alloc_slow(void *, size_t, enum wire_allocator, uintptr_t)
+	    AGENT_COLD;
+void	agent_record_free_slow(void *, enum wire_allocator) AGENT_COLD;
+int	agent_record_realloc_begin(void *, struct agent_live *) AGENT_COLD;
+void	agent_record_realloc_fail(void *, const struct agent_live *) AGENT_COLD;
+void	agent_record_unmap_range(uintptr_t, size_t, int) AGENT_COLD;
+void	agent_record_remap(uintptr_t, size_t, uintptr_t, size_t, int,
+	    const struct agent_map *) AGENT_COLD;
+void	agent_record_fork_child(int);
+
+/* agent-hooks.c */
+void	agent_hooks_resolve(void);
+size_t	agent_hooks_usable_size(void *);
+
+/* agent-ring.c */
+int	agent_ring_create(uint64_t, int *);
+void	agent_ring_destroy(void);
+struct wire_rec *agent_ring_begin(uint32_t, uint64_t);
+void	agent_ring_commit(struct wire_rec *, uint32_t, uint16_t);
+void	agent_ring_drop(uint64_t);
+void	agent_ring_set_state(uint32_t);
+uint32_t agent_ring_controller_state(void);
+uint32_t agent_ring_max_record(void);
+
+/* agent-sampler.c */
+void	agent_sampler_seed(struct agent_thread *);
+int64_t	agent_sampler_next(struct agent_thread *);
+uint64_t agent_sampler_weight(uint64_t);
+
+/* agent-addrset.c */
+int	agent_addrset_create(void);
+int	agent_addrset_insert(uintptr_t, const struct agent_live *);
+int	agent_addrset_remove(uintptr_t, struct agent_live *);
+void	agent_addrset_fork_prepare(void);
+void	agent_addrset_fork_parent(void);
+void	agent_addrset_fork_child(void);
+
+/* agent-maps.c */
+int	agent_maps_add(const struct agent_map *);
+int	agent_maps_remove(uintptr_t, uint64_t);
+int	agent_maps_find(uintptr_t, struct agent_map *);
+int	agent_maps_empty(void);
+int	agent_maps_busy(void);
+void	agent_maps_fork_prepare(void);
+void	agent_maps_fork_parent(void);
+void	agent_maps_fork_child(void);
+
+/* agent-stack.c */
+void	agent_stack_init(void);
+uint32_t agent_stack_capture(struct agent_thread *, int, uintptr_t);
+int	agent_stack_setup(struct agent_thread *);
+void	agent_stack_reset(struct agent_thread *);
+
+/* The current AGENT_MODE_*; relaxed: it changes a few times per process. */
+static inline int
+agent_mode_get(void)
+{
+	return __atomic_load_n(&agent_mode, __ATOMIC_RELAXED);
+}
+
+/* Switch every thread's hooks to another AGENT_MODE_*. */
+static inline void
+agent_mode_set(int mode)
+{
+	__atomic_store_n(&agent_mode, mode, __ATOMIC_RELAXED);
+}
+
+/*
+ * Sampling decision, inlined into every allocation hook: charge size bytes
+ * to this thread's countdown and say whether a sample point fell inside.
+ */
+static inline int
+agent_sample_due(size_t size)
+{
+	return AGENT_UNLIKELY((agent_tls.bytes_left -= (int64_t)size) <= 0);
+}
+
+/*
+ * Free-path filter, inlined into free(): 1 if addr may be a recorded block
+ * (the caller confirms under the set's lock), 0 if it certainly is not.
+ * One hash and, at the set's low load, usually one probe.
+ */
+static inline int
+agent_addrset_probe(uintptr_t addr)
+{
+	struct agent_addrset	*t;
+	uint64_t		 s1, i;
+	uintptr_t		 k;
+
+	t = __atomic_load_n(&agent_addrset_table, __ATOMIC_ACQUIRE);
+	if (t == NULL)
+		return 0;
+	s1 = __atomic_load_n(&t->seq, __ATOMIC_ACQUIRE);
+	i = (addr * AGENT_ADDRSET_MUL) >> t->shift;
+	for (;;) {
+		k = __atomic_load_n(&t->keys[i], __ATOMIC_RELAXED);
+		if (k == addr)
+			return 1;
+		if (k == 0)
+			break;
+		i = (i + 1) & t->mask;
+	}
+	/* A removal shifting entries meanwhile may have hidden addr: say "maybe". */
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return (s1 & 1) || __atomic_load_n(&t->seq, __ATOMIC_RELAXED) != s1;
+}
+
+/* A tiny lock for the rare writers (set insert/remove, maps, thread pool). */
+static inline void
+agent_lock(int *lock)
+{
+	unsigned int	spins = 0;
+
+	while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE) != 0) {
+		while (__atomic_load_n(lock, __ATOMIC_RELAXED) != 0) {
+			if (++spins < 128)
+				AGENT_CPU_RELAX();
+			else
+				agent_lock_yield();
+		}
+	}
+}
+
+/* Release a lock taken with agent_lock. */
+static inline void
+agent_unlock(int *lock)
+{
+	__atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+}
+
+#endif /* MEMPROF_AGENT_CORE_H */

@@ -1,0 +1,519 @@
+/*
+ * agent-stack.c: capturing the stack of a recorded allocation and interning
+ * it, per thread, into the ids that WIRE_REC_ALLOC refers to.
+ *
+ * Capture.  Python frames come from agent_python_walk (agent-python.c) as
+ * raw (code object, instruction offset) pairs.  Native return addresses are
+ * captured when MEMPROF_NATIVE=1, and also whenever the thread runs no
+ * Python code (a C program, the interpreter's startup), or there would be
+ * no site at all.  A stack is sent innermost first: native frames, then
+ * Python frames; the two are not interleaved (which native frame runs which
+ * Python frame is not known here).
+ *
+ * Native unwinding uses libgcc's _Unwind_Backtrace on the DWARF CFI, not
+ * frame pointers (most of a distribution is built without them).  glibc's
+ * backtrace() is unsafe in a malloc hook because it dlopens libgcc_s on
+ * first use; the agent links libgcc_s directly instead (a DT_NEEDED loaded
+ * with the program), and libgcc 12+ finds unwind tables with glibc's
+ * lock-free, allocation-free _dl_find_object.  Only objects registered with
+ * __register_frame_info (JITs) make libgcc allocate, and that allocation
+ * goes to the real malloc under the guard.  It does so holding its
+ * object_mutex, though, so an allocation whose caller is libgcc_s itself
+ * (the program's own exception unwinding) is never unwound from: its stack
+ * is just that caller, as unwinding would take the same mutex again.  The
+ * leading frames that belong to the agent itself are skipped by address
+ * (its own executable segment).
+ *
+ * Interning.  Each thread keeps two open-addressing tables in mmap'd memory:
+ * a 64-bit hash of the raw frames (code address, code fingerprint from
+ * agent_python_code_key, offset; native addresses) to a stack id, and (code
+ * address, fingerprint) to a code id.  Including the fingerprint makes a
+ * code object freed and replaced at the same address a different stack.  On
+ * a miss the thread sends the WIRE_REC_CODE records its stack needs that it
+ * has not sent yet, then the WIRE_REC_STACK record; ids come from global
+ * counters, so a thread only ever refers to records it reserved itself,
+ * earlier in the ring.  Two threads may send the same stack or code under
+ * different ids; the controller interns by content.  A 64-bit hash
+ * collision would merge two stacks: with a million distinct stacks in one
+ * thread the odds are ~3e-8.  Tables double up to a cap, then start over
+ * empty (stacks are sent again under new ids), so memory stays bounded.
+ */
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* ElfW in <link.h> */
+#endif
+
+#include <dlfcn.h>
+#include <elf.h>
+#include <link.h>
+#include <string.h>
+#include <unwind.h>
+
+#include "agent-core.h"
+
+/*
+ * Initial table sizes: one page each (256 x 16 and 128 x 24 bytes), since
+ * every thread that samples gets its own; they double as sites appear.
+ */
+#define STACK_SLOTS_MIN		256ULL
+#define STACK_CODES_MIN		128ULL
+/* Caps: 1 Mi stacks (16 MiB), 64 Ki code objects (1.5 MiB) per thread, then start over. */
+#define STACK_SLOTS_MAX		(1ULL << 20)
+#define STACK_CODES_MAX		(1ULL << 16)
+
+/* Code ids live in bits 32..62 of a Python frame (wire.h). */
+#define STACK_CODE_ID_MAX	0x7fffffffU
+
+struct stack_slot {
+	uint64_t	hash;		/* 0: empty */
+	uint32_t	id;
+	uint32_t	pad;
+};
+
+struct stack_code_slot {
+	uintptr_t	code;		/* 0: empty */
+	uint64_t	key;
+	uint32_t	id;
+	uint32_t	pad;
+};
+
+/* Where the unwinder is while it collects return addresses. */
+struct stack_unwind {
+	uintptr_t	*ips;
+	int		 n;
+	int		 max;
+	int		 skipping;	/* still inside the agent's own frames */
+	int		 truncated;
+};
+
+/* Our own ELF header, defined by the linker (GNU ld, gold and lld). */
+extern const ElfW(Ehdr) __ehdr_start AGENT_HIDDEN;
+
+/* The agent's executable segment: leading frames in it are skipped. */
+static uintptr_t stack_self_lo, stack_self_hi;
+
+/* libgcc_s's: an allocation called from there is not unwound from. */
+static uintptr_t stack_gcc_lo, stack_gcc_hi;
+
+static uint32_t stack_next_id = 1;
+static uint32_t stack_next_code_id = 1;
+
+/* The range of the executable segments of the object whose ELF header is at eh. */
+static void
+stack_text_range(const ElfW(Ehdr) *eh, uintptr_t *lop, uintptr_t *hip)
+{
+	const ElfW(Phdr)	*ph;
+	uintptr_t		 base = 0, lo = UINTPTR_MAX, hi = 0;
+	int			 i;
+
+	/* Integer arithmetic: the headers lie beyond the object the linker's symbol names. */
+	ph = (const ElfW(Phdr) *)((uintptr_t)eh + eh->e_phoff);
+	for (i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type == PT_LOAD && ph[i].p_offset == 0) {
+			base = (uintptr_t)eh - ph[i].p_vaddr;
+			break;
+		}
+	}
+	for (i = 0; i < eh->e_phnum; i++) {
+		if (ph[i].p_type != PT_LOAD || !(ph[i].p_flags & PF_X))
+			continue;
+		if (base + ph[i].p_vaddr < lo)
+			lo = base + ph[i].p_vaddr;
+		if (base + ph[i].p_vaddr + ph[i].p_memsz > hi)
+			hi = base + ph[i].p_vaddr + ph[i].p_memsz;
+	}
+	*lop = lo;
+	*hip = hi;
+}
+
+/* Find the agent's and libgcc_s's code ranges (constructor; dladdr does not allocate). */
+void
+agent_stack_init(void)
+{
+	Dl_info	info;
+
+	stack_text_range(&__ehdr_start, &stack_self_lo, &stack_self_hi);
+	if (dladdr((void *)_Unwind_Backtrace, &info) != 0 && info.dli_fbase != NULL)
+		stack_text_range(info.dli_fbase, &stack_gcc_lo, &stack_gcc_hi);
+}
+
+/* Map a zeroed table of slots entries of size bytes each; 0 or -1. */
+static int
+stack_table_create(struct agent_intern *t, uint64_t slots, size_t size)
+{
+	size_t	bytes = (slots * size + agent_page_size - 1) & ~(agent_page_size - 1);
+	void	*p;
+
+	p = agent_os_map(bytes);
+	if (p == NULL)
+		return -1;
+	t->slots = p;
+	t->mask = slots - 1;
+	t->count = 0;
+	t->bytes = bytes;
+	return 0;
+}
+
+/* Give the thread state its two tables; 0 or -1. */
+int
+agent_stack_setup(struct agent_thread *th)
+{
+	if (th->stacks.slots == NULL &&
+	    stack_table_create(&th->stacks, STACK_SLOTS_MIN, sizeof (struct stack_slot)) == -1)
+		return -1;
+	if (th->codes.slots == NULL &&
+	    stack_table_create(&th->codes, STACK_CODES_MIN, sizeof (struct stack_code_slot)) == -1)
+		return -1;
+	return 0;
+}
+
+/* Forget every id a thread state knows (a new session after fork). */
+void
+agent_stack_reset(struct agent_thread *th)
+{
+	if (th->stacks.slots != NULL) {
+		memset(th->stacks.slots, 0, th->stacks.bytes);
+		th->stacks.count = 0;
+	}
+	if (th->codes.slots != NULL) {
+		memset(th->codes.slots, 0, th->codes.bytes);
+		th->codes.count = 0;
+	}
+}
+
+/* Mix a 64-bit value into a well-distributed one (murmur3's finalizer). */
+static uint64_t
+stack_mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return h;
+}
+
+/* Look a frame hash up; its stack id or 0. */
+static uint32_t
+stack_find(const struct agent_intern *t, uint64_t hash)
+{
+	const struct stack_slot	*s = t->slots;
+	uint64_t		 i = hash & t->mask;
+
+	for (;;) {
+		if (s[i].hash == hash)
+			return s[i].id;
+		if (s[i].hash == 0)
+			return 0;
+		i = (i + 1) & t->mask;
+	}
+}
+
+/*
+ * Make room for one more entry in a table kept at most half full: double
+ * it, or start it over empty at the cap.  Each rehash runs here, in the
+ * owning thread only.
+ */
+static int
+stack_table_room(struct agent_intern *t, size_t size, uint64_t max,
+    void (*rehash)(struct agent_intern *, const void *, uint64_t))
+{
+	struct agent_intern	 n;
+	uint64_t		 slots = t->mask + 1;
+
+	if ((t->count + 1) * 2 <= slots)
+		return 0;
+	if (slots >= max) {
+		memset(t->slots, 0, t->bytes);
+		t->count = 0;
+		return 0;
+	}
+	if (stack_table_create(&n, slots * 2, size) == -1)
+		return -1;
+	rehash(&n, t->slots, slots);
+	agent_os_unmap(t->slots, t->bytes);
+	*t = n;
+	return 0;
+}
+
+/* Insert hash -> id (the table has room). */
+static void
+stack_put(struct agent_intern *t, uint64_t hash, uint32_t id)
+{
+	struct stack_slot	*s = t->slots;
+	uint64_t		 i = hash & t->mask;
+
+	while (s[i].hash != 0)
+		i = (i + 1) & t->mask;
+	s[i].hash = hash;
+	s[i].id = id;
+	t->count++;
+}
+
+/* Move the entries of an old stack table into a new one. */
+static void
+stack_rehash(struct agent_intern *n, const void *old, uint64_t slots)
+{
+	const struct stack_slot	*s = old;
+	uint64_t		 i;
+
+	for (i = 0; i < slots; i++) {
+		if (s[i].hash != 0)
+			stack_put(n, s[i].hash, s[i].id);
+	}
+}
+
+/* The home slot of a code object in the code table. */
+static uint64_t
+stack_code_home(const struct agent_intern *t, uintptr_t code, uint64_t key)
+{
+	return stack_mix(code ^ key) & t->mask;
+}
+
+/* Insert (code, key) -> id (the table has room). */
+static void
+stack_code_put(struct agent_intern *t, uintptr_t code, uint64_t key, uint32_t id)
+{
+	struct stack_code_slot	*s = t->slots;
+	uint64_t		 i = stack_code_home(t, code, key);
+
+	while (s[i].code != 0)
+		i = (i + 1) & t->mask;
+	s[i].code = code;
+	s[i].key = key;
+	s[i].id = id;
+	t->count++;
+}
+
+/* Move the entries of an old code table into a new one. */
+static void
+stack_code_rehash(struct agent_intern *n, const void *old, uint64_t slots)
+{
+	const struct stack_code_slot	*s = old;
+	uint64_t			 i;
+
+	for (i = 0; i < slots; i++) {
+		if (s[i].code != 0)
+			stack_code_put(n, s[i].code, s[i].key, s[i].id);
+	}
+}
+
+/* Look (code, key) up; its code id or 0. */
+static uint32_t
+stack_code_find(const struct agent_intern *t, uintptr_t code, uint64_t key)
+{
+	const struct stack_code_slot	*s = t->slots;
+	uint64_t			 i = stack_code_home(t, code, key);
+
+	for (;;) {
+		if (s[i].code == code && s[i].key == key)
+			return s[i].id;
+		if (s[i].code == 0)
+			return 0;
+		i = (i + 1) & t->mask;
+	}
+}
+
+/*
+ * Send a WIRE_REC_CODE for a code object; returns its new id, or 0 if it
+ * could not be sent (full ring).  A code object the describer rejects is
+ * still sent, nameless, so the stack keeps its depth.
+ */
+static uint32_t
+stack_code_send(struct agent_thread *th, uintptr_t code)
+{
+	struct agent_pycode	 pc;
+	struct wire_rec		*rec;
+	struct wire_code	*wc;
+	char			*p;
+	size_t			 fn, nm, tab, base;
+	uint32_t		 len, id;
+
+	memset(&pc, 0, sizeof pc);
+	if (agent_python_describe(code, &pc, th->names, sizeof th->names) != 0)
+		memset(&pc, 0, sizeof pc);
+	fn = pc.filename != NULL ? pc.filename_len : 0;
+	nm = pc.name != NULL ? pc.name_len : 0;
+	tab = pc.table != NULL ? pc.table_len : 0;
+	if (fn > sizeof th->names)
+		fn = sizeof th->names;
+	if (nm > sizeof th->names)
+		nm = sizeof th->names;
+
+	base = sizeof *rec + sizeof *wc + fn + nm;
+	if (base > agent_ring_max_record()) {
+		fn = nm = 0;
+		base = sizeof *rec + sizeof *wc;
+	}
+	/* A line table too big for one record is left out: lines then fall back to firstlineno. */
+	if (base + tab > agent_ring_max_record() || tab > UINT32_MAX)
+		tab = 0;
+	len = (uint32_t)((base + tab + 7) & ~(size_t)7);
+
+	id = __atomic_fetch_add(&stack_next_code_id, 1, __ATOMIC_RELAXED);
+	if (id == 0 || id > STACK_CODE_ID_MAX)
+		return 0;
+	rec = agent_ring_begin(len, 0);
+	if (rec == NULL)
+		return 0;
+	wc = (struct wire_code *)(rec + 1);
+	memset(wc, 0, sizeof *wc);
+	wc->id = id;
+	wc->firstlineno = pc.firstlineno;
+	wc->filename_len = (uint16_t)fn;
+	wc->name_len = (uint16_t)nm;
+	wc->table_len = (uint32_t)tab;
+	wc->table_format = pc.table_format;
+	p = (char *)(wc + 1);
+	if (fn != 0)
+		memcpy(p, pc.filename, fn);
+	if (nm != 0)
+		memcpy(p + fn, pc.name, nm);
+	if (tab != 0)
+		memcpy(p + fn + nm, pc.table, tab);
+	memset(p + fn + nm + tab, 0, len - (base + tab));
+	agent_ring_commit(rec, len, WIRE_REC_CODE);
+	return id;
+}
+
+/* The code id of a frame's code object, sending its record first if needed; 0 on failure. */
+static uint32_t
+stack_code_id(struct agent_thread *th, uintptr_t code, uint64_t key)
+{
+	uint32_t	id;
+
+	id = stack_code_find(&th->codes, code, key);
+	if (id != 0)
+		return id;
+	if (stack_table_room(&th->codes, sizeof (struct stack_code_slot),
+	    STACK_CODES_MAX, stack_code_rehash) == -1)
+		return 0;
+	id = stack_code_send(th, code);
+	if (id != 0)
+		stack_code_put(&th->codes, code, key, id);
+	return id;
+}
+
+/* _Unwind_Backtrace callback: collect one return address. */
+static _Unwind_Reason_Code
+stack_unwind_frame(struct _Unwind_Context *ctx, void *arg)
+{
+	struct stack_unwind	*u = arg;
+	uintptr_t		 ip = _Unwind_GetIP(ctx);
+
+	if (ip == 0)
+		return _URC_END_OF_STACK;
+	if (u->skipping) {
+		if (ip >= stack_self_lo && ip < stack_self_hi)
+			return _URC_NO_REASON;
+		u->skipping = 0;
+	}
+	if (u->n == u->max) {
+		u->truncated = 1;
+		return _URC_END_OF_STACK;
+	}
+	u->ips[u->n++] = ip;
+	return _URC_NO_REASON;
+}
+
+/* Collect at most max native return addresses of the caller, innermost first. */
+static int
+stack_unwind(uintptr_t *ips, int max, int *truncated)
+{
+	struct stack_unwind	u = { ips, 0, max, 1, 0 };
+
+	if (max <= 0)
+		return 0;
+	_Unwind_Backtrace(stack_unwind_frame, &u);
+	if (u.truncated)
+		*truncated = 1;
+	return u.n;
+}
+
+/* Send the WIRE_REC_STACK record for the frames in th; 0 if it could not be sent. */
+static uint32_t
+stack_send(struct agent_thread *th, int nframes, int truncated)
+{
+	struct wire_rec		*rec;
+	struct wire_stack	*ws;
+	uint32_t		 len, id;
+
+	len = (uint32_t)(sizeof *rec + sizeof *ws + (size_t)nframes * sizeof (uint64_t));
+	id = __atomic_fetch_add(&stack_next_id, 1, __ATOMIC_RELAXED);
+	if (id == 0)
+		return 0;
+	rec = agent_ring_begin(len, 0);
+	if (rec == NULL)
+		return 0;
+	ws = (struct wire_stack *)(rec + 1);
+	ws->id = id;
+	ws->nframes = (uint16_t)nframes;
+	ws->truncated = (uint16_t)(truncated != 0);
+	memcpy(ws + 1, th->frames, (size_t)nframes * sizeof (uint64_t));
+	agent_ring_commit(rec, len, WIRE_REC_STACK);
+	return id;
+}
+
+/*
+ * Capture the calling thread's stack and return its stack id, sending the
+ * CODE and STACK records it needs first; 0 if there is no stack or it could
+ * not be sent.  python says whether an interpreter was found; caller is
+ * where the allocation was called from.
+ */
+uint32_t
+agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
+{
+	uint64_t	hash = 0x6d656d70726f66ULL;	/* any non-zero seed */
+	uint32_t	id, cid;
+	int		npy = 0, nnat = 0, truncated = 0, i;
+
+	if (python) {
+		npy = agent_python_walk(th->pyframes, WIRE_STACK_MAX_FRAMES, &truncated);
+		if (npy < 0)
+			npy = 0;
+		if (npy > WIRE_STACK_MAX_FRAMES)
+			npy = WIRE_STACK_MAX_FRAMES;
+	}
+	if (npy == WIRE_STACK_MAX_FRAMES || (!agent_config.native && npy != 0))
+		nnat = 0;
+	else if (caller >= stack_gcc_lo && caller < stack_gcc_hi) {
+		/* Called by libgcc's unwinder, perhaps under its mutex: no unwinding. */
+		th->native[0] = caller;
+		nnat = 1;
+	} else
+		nnat = stack_unwind(th->native, WIRE_STACK_MAX_FRAMES - npy, &truncated);
+	if (npy + nnat == 0)
+		return 0;
+
+	for (i = 0; i < nnat; i++)
+		hash = stack_mix(hash ^ th->native[i]);
+	for (i = 0; i < npy; i++) {
+		th->pykeys[i] = agent_python_code_key(th->pyframes[i].code);
+		hash = stack_mix(hash ^ th->pyframes[i].code);
+		hash = stack_mix(hash ^ th->pykeys[i]);
+		hash = stack_mix(hash ^ th->pyframes[i].offset);
+	}
+	hash = stack_mix(hash ^ ((uint64_t)npy << 32 | (uint64_t)nnat << 1 | (truncated != 0)));
+	if (hash == 0)
+		hash = 1;
+
+	id = stack_find(&th->stacks, hash);
+	if (id != 0)
+		return id;
+
+	for (i = 0; i < nnat; i++)
+		th->frames[i] = WIRE_FRAME_NATIVE | th->native[i];
+	for (i = 0; i < npy; i++) {
+		cid = stack_code_id(th, th->pyframes[i].code, th->pykeys[i]);
+		if (cid == 0)
+			return 0;
+		th->frames[nnat + i] = WIRE_FRAME_PY(cid, th->pyframes[i].offset);
+	}
+	if (stack_table_room(&th->stacks, sizeof (struct stack_slot),
+	    STACK_SLOTS_MAX, stack_rehash) == -1)
+		return 0;
+	id = stack_send(th, nnat + npy, truncated);
+	if (id != 0)
+		stack_put(&th->stacks, hash, id);
+	return id;
+}
