@@ -1,6 +1,6 @@
 #!/bin/sh
 # quickstart.sh: set up a fresh Debian 12 machine for memprof, build it, and
-#   ./quickstart.sh demo   run memprof on the shipped example
+#   ./quickstart.sh demo   profile the shipped example and print its report
 #   ./quickstart.sh test   run the whole test suite (what CI runs)
 # Safe to run again: installing is skipped when everything is present, and
 # the build is incremental.  Needs root (or sudo) only to install packages.
@@ -12,7 +12,7 @@ mode=${1:-demo}
 # Debian packages needed to build and to test for real.
 PKGS_BUILD="build-essential autoconf automake libtool pkg-config libproc2-dev
 libcgroup-dev libncurses-dev zlib1g-dev libcmocka-dev"
-PKGS_TEST="python3 clang tmux procps"
+PKGS_TEST="python3 clang tmux procps docker.io busybox-static systemd"
 
 # install_packages PKG...: apt-get the packages that are not installed yet.
 install_packages() {
@@ -40,8 +40,10 @@ case $mode in
 demo)
     install_packages $PKGS_BUILD python3
     build
-    ./memprof --version
-    ./memprof help
+    # Profile the shipped example, then show where its memory went.
+    rm -f leaky-example.mprof
+    ./memprof run -o leaky-example.mprof python3 contrib/examples/leaky.py
+    ./memprof report leaky-example.mprof
     ;;
 test)
     install_packages $PKGS_BUILD $PKGS_TEST
