@@ -1,0 +1,81 @@
+#!/bin/sh
+# run-python.sh: a Python program behaves under `memprof run` exactly as
+# without it (same output, same exit status, same signals) in the hard
+# cases: 8 threads freeing each other's blocks, fork without exec,
+# subprocess.run of another Python, a multiprocessing pool, signal handlers
+# and death by signal, os._exit, SIGKILL; and each capture is readable and
+# holds the processes it should (one, or more when following children, one
+# with --no-follow).
+
+. "$(dirname "$0")/lib.sh"
+
+PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || t_skip "python3 not installed"
+ROBUST="$MEMPROF_SRCDIR/tests/py/robust.py"
+cd "$T_TMP" || exit 99
+
+# scenario NAME MIN_PYTHON_PROCS [MEMPROF OPTIONS...]: compare with bare, check the capture.
+scenario() {
+    name=$1; want=$2; shift 2
+    timeout 120 "$PY" "$ROBUST" "$name" >bare.out 2>bare.err
+    brc=$?
+    timeout 120 "$MEMPROF" run "$@" -o "$name.mprof" "$PY" "$ROBUST" "$name" >mp.out 2>mp.err
+    mrc=$?
+    if [ $brc -ne $mrc ]; then
+        t_fail "$name${*:+ $*}" "exit $mrc under memprof, $brc bare; $(tail -2 mp.err)"
+        return
+    fi
+    if ! cmp -s bare.out mp.out; then
+        t_fail "$name${*:+ $*}" "output differs: '$(cat mp.out)' vs '$(cat bare.out)'"
+        return
+    fi
+    t_ok "$name${*:+ $*} behaves the same (exit $mrc)"
+    if ! "$MEMPROF" report --format json -o "$name.json" "$name.mprof" 2>rep.err; then
+        t_fail "$name capture" "report failed: $(cat rep.err)"
+        return
+    fi
+    n=$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(sum(1 for p in d["processes"] if p["python"]))' "$name.json")
+    if [ "$want" = 1 ] && [ "$n" -eq 1 ] || [ "$want" != 1 ] && [ "$n" -ge "$want" ]; then
+        t_ok "$name capture readable, $n Python process(es)"
+    else
+        t_fail "$name capture" "$n Python processes, wanted $want"
+    fi
+}
+
+scenario threads 1
+scenario threads 1 --exact
+scenario fork 2
+scenario fork 1 --no-follow
+scenario subproc 2
+scenario subproc 1 --no-follow
+scenario pool 4
+scenario signals 1
+scenario exit3 1
+scenario sigkill 1
+
+# memprof itself killed with SIGKILL while the program holds memory: the
+# capture is incomplete but readable up to its last chunk (written every second).
+mkfifo in.fifo
+"$MEMPROF" run -o killed.mprof "$PY" "$ROBUST" hold <in.fifo >hold.out 2>/dev/null &
+mp=$!
+exec 3>in.fifo
+i=0
+# Wait (at most 30 s) until the program has allocated and a chunk has been written.
+while [ $i -lt 300 ]; do
+    if grep -q holding hold.out 2>/dev/null && [ "$(wc -c <killed.mprof 2>/dev/null || echo 0)" -gt 64 ]; then
+        break
+    fi
+    i=$((i + 1)); sleep 0.1
+done
+kill -KILL $mp 2>/dev/null
+wait $mp 2>/dev/null
+exec 3>&-
+t_run "$MEMPROF" report --format json -o killed.json killed.mprof
+t_expect_rc "capture of a killed memprof is reported" 0
+t_expect_match "and said to be incomplete" err "incomplete"
+if python3 -c 'import json,sys; d=json.load(open("killed.json")); sys.exit(0 if d["totals"]["allocated_bytes"] > 10000000 else 1)'; then
+    t_ok "the killed capture holds the program's allocations"
+else
+    t_fail "killed capture" "$(head -c 300 killed.json)"
+fi
+
+t_done
