@@ -12,18 +12,8 @@
 PY_DIR="$MEMPROF_SRCDIR/tests/py"
 checker=$(command -v python3) || t_skip "no python3 to run the checker"
 
-# pythons: "label path" lines for every interpreter to test.
-pythons() {
-    root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
-    for v in 3.8 3.9 3.10 3.11 3.12 3.13; do
-        p=$(ls -d "$root"/versions/$v.*/bin/python$v 2>/dev/null | sort -V | tail -1)
-        if [ -n "$p" ]; then echo "pyenv-$v $p"; else echo "pyenv-$v -"; fi
-    done
-    if [ -x /usr/bin/python3.11 ]; then echo "debian-static-3.11 /usr/bin/python3.11"; else echo "debian-static-3.11 -"; fi
-}
-
 ran=0
-pythons > "$T_TMP/pythons"
+t_pythons > "$T_TMP/pythons"
 while read -r label py; do
     if [ "$py" = - ]; then
         echo "skip: $label: not installed on this machine"

@@ -59,6 +59,18 @@ t_expect_lines() {
     if [ "$_n" -eq "$3" ]; then t_ok "$1"; else t_fail "$1" "$_n lines in $2, expected $3: $_s"; fi
 }
 
+# t_pythons: "label path" lines for every CPython 3.8-3.13 this project
+# supports (pyenv's shared builds and Debian's static /usr/bin/python3.11);
+# path is "-" for one that is not installed.
+t_pythons() {
+    _root=$(pyenv root 2>/dev/null || echo "${PYENV_ROOT:-$HOME/.pyenv}")
+    for _v in 3.8 3.9 3.10 3.11 3.12 3.13; do
+        _p=$(ls -d "$_root"/versions/$_v.*/bin/python$_v 2>/dev/null | sort -V | tail -1)
+        echo "pyenv-$_v ${_p:--}"
+    done
+    if [ -x /usr/bin/python3.11 ]; then echo "debian-static-3.11 /usr/bin/python3.11"; else echo "debian-static-3.11 -"; fi
+}
+
 # t_done: print the counts and exit with the protocol's status.
 t_done() {
     echo "$T_PASSED passed, $T_FAILED failed"
