@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "memprof.h"
 #include "capture.h"
@@ -141,7 +142,7 @@ capture_read_chunk(FILE *f, const char *path, struct profile *pf, struct capture
 	uint32_t	 hdr[4];
 	size_t		 n;
 	unsigned char	*comp = NULL, *raw = NULL;
-	uLongf		 rawlen;
+	size_t		 rawlen;
 	long		 at = ftell(f);
 	int		 rc = -1;
 
@@ -161,10 +162,10 @@ capture_read_chunk(FILE *f, const char *path, struct profile *pf, struct capture
 		return -2;
 	}
 	raw = xmalloc(hdr[2]);
-	rawlen = hdr[2];
 	if (crc32(0L, comp, hdr[1]) != hdr[3])
 		xasprintf(cause, "capture '%s' is corrupt at byte %ld (bad chunk checksum)", path, at);
-	else if (uncompress(raw, &rawlen, comp, hdr[1]) != Z_OK || rawlen != hdr[2])
+	else if (ZSTD_isError(rawlen = ZSTD_decompress(raw, hdr[2], comp, hdr[1])) ||
+	    rawlen != hdr[2])
 		xasprintf(cause, "capture '%s' is corrupt at byte %ld (bad compressed data)", path, at);
 	else if (capture_apply_chunk(pf, raw, rawlen, info) != 0)
 		xasprintf(cause, "capture '%s' is corrupt at byte %ld (malformed record)", path, at);

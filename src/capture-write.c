@@ -3,6 +3,10 @@
  * a full buffer (or a flush, about once a second) is compressed into one
  * chunk and written with a single write(2), so a chunk is either wholly in
  * the file or not at all as far as a reader can tell (its CRC says which).
+ * Compression is zstd at level 1: in --exact mode the collector handles
+ * millions of records a second and zlib's deflate alone could not keep up
+ * (60% of the collector's time, measured); zstd -1 is several times faster
+ * at a similar ratio.  The CRC-32 covers the compressed bytes.
  * A write error (a full disk) stops writing, keeps the chunks already
  * written, and is reported once at the end; the profiled program is never
  * disturbed by it.
@@ -15,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
+#include <zstd.h>
 
 #include "memprof.h"
 #include "capture.h"
@@ -27,6 +32,7 @@ struct capture_writer {
 	size_t		 cap;
 	unsigned char	*out;
 	size_t		 outcap;
+	ZSTD_CCtx	*zc;
 	uint64_t	 records;
 	char		*error;		/* first write error, or NULL */
 };
@@ -83,6 +89,8 @@ capture_writer_open(const char *path, uint64_t sample_every, uint32_t flags, cha
 	w->path = xstrdup(path);
 	w->cap = CAPTURE_CHUNK_RAW_MAX + 4096;
 	w->raw = xmalloc(w->cap);
+	if ((w->zc = ZSTD_createCCtx()) == NULL)
+		fatalx("cannot create a zstd context");
 	return w;
 }
 
@@ -91,18 +99,19 @@ void
 capture_writer_flush(struct capture_writer *w)
 {
 	uint32_t	hdr[4];
-	uLongf		outlen;
+	size_t		outlen;
 
 	if (w->len == 0 || w->error != NULL)
 		return;
-	outlen = compressBound((uLong)w->len);
+	outlen = ZSTD_compressBound(w->len);
 	if (outlen + sizeof hdr > w->outcap) {
 		w->outcap = outlen + sizeof hdr;
 		w->out = xrealloc(w->out, w->outcap);
 	}
 	/* Level 1: captures are written while the program runs; speed beats ratio. */
-	if (compress2(w->out + sizeof hdr, &outlen, w->raw, (uLong)w->len, 1) != Z_OK) {
-		xasprintf(&w->error, "cannot compress capture data");
+	outlen = ZSTD_compressCCtx(w->zc, w->out + sizeof hdr, outlen, w->raw, w->len, 1);
+	if (ZSTD_isError(outlen)) {
+		xasprintf(&w->error, "cannot compress capture data: %s", ZSTD_getErrorName(outlen));
 		return;
 	}
 	hdr[0] = CAPTURE_CHUNK_MAGIC;
@@ -166,6 +175,7 @@ capture_writer_close(struct capture_writer *w, char **cause)
 		w->error = NULL;
 		rc = -1;
 	}
+	ZSTD_freeCCtx(w->zc);
 	free(w->raw);
 	free(w->out);
 	free(w->path);

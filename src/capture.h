@@ -4,7 +4,7 @@
  *
  *   header (64 bytes) | chunk | chunk | ... | (trailer record in the last chunk)
  *   chunk = { u32 magic "MPCK", u32 compressed length, u32 raw length,
- *             u32 CRC-32 of the compressed bytes } + zlib (deflate) data
+ *             u32 CRC-32 of the compressed bytes } + zstd frame
  *   raw chunk data = records { u32 payload length, u16 type, u16 sub,
  *             u32 process serial } + payload
  *

@@ -1,9 +1,11 @@
 /*
  * hmap.c: open addressing with linear probing over a power-of-two table.
  * Keys are mixed before probing, so sequential addresses spread out.
- * Deletions leave tombstones; the table is rebuilt when live keys plus
- * tombstones pass 3/4 of it (the load at which linear probing's expected
- * probe count is still a small constant).
+ * Deletion shifts the following entries of the probe run back instead of
+ * leaving tombstones: the live-address index sees millions of inserts and
+ * deletes in --exact mode, and tombstones made every miss walk long runs
+ * (the collector's top cost, measured).  The table grows past 3/4 full,
+ * the load at which linear probing's expected probe count is still small.
  */
 
 #include <stdlib.h>
@@ -12,7 +14,6 @@
 #include "memprof.h"
 #include "hmap.h"
 
-#define HMAP_TOMB	UINT64_MAX	/* a deleted slot; never a real key */
 #define HMAP_MIN	16
 
 /* splitmix64's finalizer: every input bit affects every output bit. */
@@ -40,7 +41,7 @@ hmap_hash_bytes(const void *p, size_t len, uint64_t seed)
 		h *= 0x100000001b3ULL;
 	}
 	h = hmap_mix(h);
-	return h == 0 || h == HMAP_TOMB ? 1 : h;
+	return h == 0 ? 1 : h;
 }
 
 /* Make an empty map. */
@@ -69,9 +70,8 @@ hmap_resize(struct hmap *m, size_t want)
 		cap *= 2;
 	m->slots = xcalloc(cap, sizeof *m->slots);
 	m->mask = cap - 1;
-	m->tombs = 0;
 	for (i = 0; i < oldcap; i++) {
-		if (old[i].key == 0 || old[i].key == HMAP_TOMB)
+		if (old[i].key == 0)
 			continue;
 		for (j = hmap_mix(old[i].key) & m->mask; m->slots[j].key != 0; j = (j + 1) & m->mask)
 			;
@@ -108,42 +108,56 @@ hmap_get(const struct hmap *m, uint64_t key)
 void
 hmap_put(struct hmap *m, uint64_t key, uint64_t value)
 {
-	struct hmap_slot	*s, *tomb = NULL;
+	struct hmap_slot	*s;
 	size_t			 i;
 
 	if ((s = hmap_find(m, key)) != NULL) {
 		s->value = value;
 		return;
 	}
-	if (m->slots == NULL || m->used + m->tombs + 1 > (m->mask + 1) / 4 * 3)
+	if (m->slots == NULL || m->used + 1 > (m->mask + 1) / 4 * 3)
 		hmap_resize(m, m->used + 1);
-	for (i = hmap_mix(key) & m->mask; m->slots[i].key != 0; i = (i + 1) & m->mask) {
-		if (m->slots[i].key == HMAP_TOMB && tomb == NULL)
-			tomb = &m->slots[i];
-	}
-	if (tomb != NULL) {
-		s = tomb;
-		m->tombs--;
-	} else
-		s = &m->slots[i];
+	for (i = hmap_mix(key) & m->mask; m->slots[i].key != 0; i = (i + 1) & m->mask)
+		;
+	s = &m->slots[i];
 	s->key = key;
 	s->value = value;
 	m->used++;
 }
 
-/* Remove key; 1 if it was present. */
+/* The home slot of a key. */
+static size_t
+hmap_home(const struct hmap *m, uint64_t key)
+{
+	return hmap_mix(key) & m->mask;
+}
+
+/*
+ * Remove key; 1 if it was present.  Backward-shift deletion: each later
+ * entry of the run that may live in the hole (its home is not strictly
+ * between the hole and itself, cyclically) moves into it.
+ */
 int
 hmap_del(struct hmap *m, uint64_t key, uint64_t *value)
 {
 	struct hmap_slot	*s = hmap_find(m, key);
+	size_t			 hole, i, home;
 
 	if (s == NULL)
 		return 0;
 	if (value != NULL)
 		*value = s->value;
-	s->key = HMAP_TOMB;
+	hole = (size_t)(s - m->slots);
+	for (i = (hole + 1) & m->mask; m->slots[i].key != 0; i = (i + 1) & m->mask) {
+		home = hmap_home(m, m->slots[i].key);
+		/* Entry i stays if its home lies cyclically in (hole, i]. */
+		if (((i - home) & m->mask) < ((i - hole) & m->mask))
+			continue;
+		m->slots[hole] = m->slots[i];
+		hole = i;
+	}
+	m->slots[hole].key = 0;
 	m->used--;
-	m->tombs++;
 	return 1;
 }
 
@@ -154,7 +168,7 @@ hmap_next(const struct hmap *m, size_t *pos, uint64_t *key, uint64_t *value)
 	size_t	cap = m->slots == NULL ? 0 : m->mask + 1;
 
 	for (; *pos < cap; (*pos)++) {
-		if (m->slots[*pos].key != 0 && m->slots[*pos].key != HMAP_TOMB) {
+		if (m->slots[*pos].key != 0) {
 			*key = m->slots[*pos].key;
 			*value = m->slots[*pos].value;
 			(*pos)++;

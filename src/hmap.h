@@ -1,8 +1,8 @@
 /*
  * hmap.h: an open-addressing hash map from 64-bit keys to 64-bit values,
  * the controller's one general-purpose index (live addresses, agent ids,
- * interned frames and stacks by hash).  Key 0 is reserved, so callers
- * never use 0 as a key.
+ * interned frames and stacks by hash).  Key 0 is reserved (an empty
+ * slot), so callers never use 0 as a key.
  */
 
 #ifndef MEMPROF_HMAP_H
@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 struct hmap_slot {
-	uint64_t	key;	/* 0: empty, HMAP_TOMB: deleted */
+	uint64_t	key;	/* 0: empty */
 	uint64_t	value;
 };
 
@@ -20,7 +20,6 @@ struct hmap {
 	struct hmap_slot	*slots;
 	size_t			 mask;		/* capacity - 1, capacity a power of two */
 	size_t			 used;		/* live keys */
-	size_t			 tombs;		/* deleted slots not yet reused */
 };
 
 void	 hmap_init(struct hmap *);

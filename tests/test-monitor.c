@@ -269,7 +269,7 @@ put_cgroup(const char *dir, unsigned long long usec)
 	put(dir, "memory.max", "max\n");
 	put(dir, "cpu.stat", "usage_usec %llu\nuser_usec 0\nsystem_usec 0\n", usec);
 	put(dir, "pids.current", "1\n");
-	put(dir, "cgroup.procs", "");
+	put(dir, "cgroup.procs", "%s", "");
 }
 
 /* Remove a cgroup of the scratch tree with its files. */

@@ -130,6 +130,50 @@ test_hmap(void **state)
 	hmap_free(&m);
 }
 
+/* Random puts and deletes against a plain array: backward-shift deletion keeps every key findable. */
+static void
+test_hmap_random_against_shadow(void **state)
+{
+	enum { KEYS = 2000, OPS = 200000 };
+	static uint64_t	shadow[KEYS];	/* 0: absent, else value */
+	struct hmap	m;
+	unsigned	seed = 7;
+	uint64_t	k, v, *pv;
+	int		i;
+
+	hmap_init(&m);
+	memset(shadow, 0, sizeof shadow);
+	for (i = 0; i < OPS; i++) {
+		seed = seed * 1103515245 + 12345;
+		k = (seed >> 8) % KEYS;
+		if ((seed >> 4) % 3 == 0) {
+			assert_int_equal(hmap_del(&m, (k + 1) * 8, &v), shadow[k] != 0);
+			if (shadow[k] != 0)
+				assert_int_equal(v, shadow[k]);
+			shadow[k] = 0;
+		} else {
+			shadow[k] = (uint64_t)i + 1;
+			hmap_put(&m, (k + 1) * 8, shadow[k]);
+		}
+		if (i % 997 == 0) {
+			size_t	n = 0, j;
+
+			for (j = 0; j < KEYS; j++) {
+				pv = hmap_get(&m, (j + 1) * 8);
+				if (shadow[j] == 0)
+					assert_null(pv);
+				else {
+					assert_non_null(pv);
+					assert_int_equal(*pv, shadow[j]);
+					n++;
+				}
+			}
+			assert_int_equal(m.used, n);
+		}
+	}
+	hmap_free(&m);
+}
+
 static void
 test_strings_interned(void **state)
 {
@@ -302,6 +346,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hmap),
+		cmocka_unit_test(test_hmap_random_against_shadow),
 		cmocka_unit_test(test_strings_interned),
 		cmocka_unit_test(test_alloc_free_and_sites),
 		cmocka_unit_test(test_peak_matches_brute_force),
