@@ -55,15 +55,15 @@ cmd_attach_exec(const struct cmd_entry *self, int argc, char **argv)
 		switch (ch) {
 		case 'p':
 			if (parse_pid(optarg, &pid, &cause) != 0)
-				return cmd_usage_error(self, "%s", cause);
+				return cmd_usage_cause(self, cause);
 			break;
 		case OPT_DURATION:
 			if (parse_seconds(optarg, &duration, &cause) != 0)
-				return cmd_usage_error(self, "%s", cause);
+				return cmd_usage_cause(self, cause);
 			break;
 		case OPT_SAMPLE:
 			if (parse_size(optarg, &every, &cause) != 0)
-				return cmd_usage_error(self, "%s", cause);
+				return cmd_usage_cause(self, cause);
 			sampled = 1;
 			break;
 		case OPT_EXACT:

@@ -42,7 +42,7 @@ cmd_exporter_exec(const struct cmd_entry *self, int argc, char **argv)
 		switch (ch) {
 		case 'l':
 			if (parse_listen(optarg, &host, &port, &cause) != 0)
-				return cmd_usage_error(self, "%s", cause);
+				return cmd_usage_cause(self, cause);
 			free(host);
 			break;
 		case 'a':

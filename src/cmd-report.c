@@ -114,7 +114,7 @@ cmd_report_exec(const struct cmd_entry *self, int argc, char **argv)
 			break;
 		case 'p':
 			if (parse_pid(optarg, &pid, &cause) != 0)
-				return cmd_usage_error(self, "%s", cause);
+				return cmd_usage_cause(self, cause);
 			break;
 		case 'o':
 			output = optarg;

@@ -158,7 +158,7 @@ cmd_run_parse(const struct cmd_entry *self, int argc, char **argv, struct cmd_ru
 			break;
 		case OPT_SAMPLE:
 			if (parse_size(optarg, &o->sample_every, &cause) != 0) {
-				*rc = cmd_usage_error(self, "%s", cause);
+				*rc = cmd_usage_cause(self, cause);
 				return -1;
 			}
 			o->sampled = 1;
@@ -216,12 +216,16 @@ cmd_run_exec(const struct cmd_entry *self, int argc, char **argv)
 	cmd = argv + optind;
 	if ((agent = agent_path_find(&cause)) == NULL) {
 		log_warnx("run: %s", cause);
+		free(cause);
 		return CMD_RETURN_ERROR;
 	}
 	path = cmd_run_output(&o, cmd[0], getpid());
 	if (collect_start(&co, path, o.sample_every, o.exact ? CAPTURE_FLAG_EXACT : 0, cmd,
 	    &cause) != 0) {
 		log_warnx("run: %s", cause);
+		free(cause);
+		free(path);
+		free(agent);
 		return CMD_RETURN_ERROR;
 	}
 	memset(&cfg, 0, sizeof cfg);
@@ -232,8 +236,14 @@ cmd_run_exec(const struct cmd_entry *self, int argc, char **argv)
 	cfg.follow = o.follow;
 	if ((pid = launch_start(cmd, &cfg, &rc, &cause)) < 0) {
 		log_warnx("run: %s", cause);
-		collect_finish(&co, &cause);
+		free(cause);
+		cause = NULL;
+		if (collect_finish(&co, &cause) != 0)
+			free(cause);
 		unlink(path);
+		profile_free(co.pf);
+		free(path);
+		free(agent);
 		return rc;
 	}
 	launch_relay_signals(pid);
@@ -246,8 +256,10 @@ cmd_run_exec(const struct cmd_entry *self, int argc, char **argv)
 
 	wstatus = cmd_run_loop(&co, pid);
 	lost = collect_finish(&co, &cause) != 0;
-	if (lost)
+	if (lost) {
 		log_warnx("run: %s", cause);
+		free(cause);
+	}
 	cmd_run_summary(co.pf, path, lost);
 	profile_free(co.pf);
 	free(path);

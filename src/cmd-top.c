@@ -46,7 +46,7 @@ cmd_top_exec(const struct cmd_entry *self, int argc, char **argv)
 		switch (ch) {
 		case 'd':
 			if (parse_seconds(optarg, &delay, &cause) != 0)
-				return cmd_usage_error(self, "%s", cause);
+				return cmd_usage_cause(self, cause);
 			break;
 		case 'n':
 			if (parse_pid(optarg, &n, &cause) != 0)

@@ -65,6 +65,16 @@ cmd_usage_error(const struct cmd_entry *e, const char *fmt, ...)
 	return CMD_RETURN_USAGE;
 }
 
+/* Print a parser's message (and free it) as a usage error; returns CMD_RETURN_USAGE. */
+int
+cmd_usage_cause(const struct cmd_entry *e, char *cause)
+{
+	int	rc = cmd_usage_error(e, "%s", cause);
+
+	free(cause);
+	return rc;
+}
+
 /*
  * Turn getopt_long's '?' or ':' into a usage error.  Needs the option
  * string to start with ':' (or "+:") so that a missing argument is told

@@ -40,6 +40,7 @@ int	cmd_dispatch(int, char **);
 void	cmd_print_help(const struct cmd_entry *, FILE *);
 int	cmd_usage_error(const struct cmd_entry *, const char *, ...)
 	    __attribute__((format(printf, 2, 3)));
+int	cmd_usage_cause(const struct cmd_entry *, char *);
 int	cmd_not_built(const struct cmd_entry *, const char *);
 struct option;
 int	cmd_option_error(const struct cmd_entry *, int, char **,

@@ -576,7 +576,8 @@ monitor_refresh(struct monitor *m, char **cause)
 	m->prev_system_ns = sys.system_ns;
 	m->have_prev_system = 1;
 	m->refreshes++;
-	qsort(m->snap.rows, n, sizeof *m->snap.rows, monitor_row_cmp);
+	if (n > 1)
+		qsort(m->snap.rows, n, sizeof *m->snap.rows, monitor_row_cmp);
 	m->snap.nrows = n;
 	m->snap.ncpus = sys.ncpus;
 	m->snap.time_ns = monitor_now();
