@@ -162,7 +162,7 @@ if [ $LAYOUT = v1 ] && [ -f "$U/cgroup.controllers" ] && mkdir "$U/$NAME" 2>/dev
     PIDS_TO_KILL="$PIDS_TO_KILL $!"
     sleep 1
     MEMPROF_CGROUP_ROOT=$U "$MEMPROF" stats --all --no-stream --format json "/$NAME" > "$T_TMP/v2.json"
-    k=$(awk '$1 == "usage_usec" { print $2 * 1000 }' "$U/$NAME/cpu.stat")
+    k=$(awk '$1 == "usage_usec" { printf "%.0f\n", $2 * 1000 }' "$U/$NAME/cpu.stat")
     c=$(json_field "$T_TMP/v2.json" "/$NAME" cpu_usage_ns)
     p=$(json_field "$T_TMP/v2.json" "/$NAME" cpu_percent)
     m=$(json_field "$T_TMP/v2.json" "/$NAME" mem_usage_bytes)
