@@ -86,15 +86,19 @@ cmd_run_summary(const struct profile *pf, const char *path, int lost)
 {
 	struct report		 r;
 	const struct frame	*f;
-	char			 a[32], b[32], c[32], *cause = NULL;
-	size_t			 i;
+	char			 a[32], b[32], c[32], procs[48] = "", *cause = NULL;
+	size_t			 i, npython = 0;
 
 	if (report_build(&r, pf, 0, REPORT_VIEW_PEAK, &cause) != 0) {
 		free(cause);
 		return;
 	}
-	fprintf(stderr, "memprof: %zu process%s, peak heap %s (peak RSS %s), %s allocated\n",
-	    r.totals.processes, r.totals.processes == 1 ? "" : "es",
+	for (i = 0; i < pf->nprocs; i++)
+		npython += pf->procs[i]->python_hex != 0;
+	if (npython > 0 && npython < r.totals.processes)
+		snprintf(procs, sizeof procs, " (%zu running Python)", npython);
+	fprintf(stderr, "memprof: %zu process%s%s, peak heap %s (peak RSS %s), %s allocated\n",
+	    r.totals.processes, r.totals.processes == 1 ? "" : "es", procs,
 	    report_fmt_bytes(a, sizeof a, (double)r.totals.peak),
 	    r.totals.rss_peak ? report_fmt_bytes(b, sizeof b, (double)r.totals.rss_peak) : "n/a",
 	    report_fmt_bytes(c, sizeof c, (double)r.totals.allocated));
@@ -104,9 +108,14 @@ cmd_run_summary(const struct profile *pf, const char *path, int lost)
 		if (i == 0)
 			fprintf(stderr, "memprof: top sites at peak:\n");
 		f = &pf->frames[r.sites[i].frame];
-		fprintf(stderr, "  %10s  %s  %s:%d\n",
-		    report_fmt_bytes(a, sizeof a, (double)r.sites[i].at_peak),
-		    profile_string(pf, f->function), profile_string(pf, f->file), f->line);
+		if (f->native)
+			fprintf(stderr, "  %10s  %s  (native)\n",
+			    report_fmt_bytes(a, sizeof a, (double)r.sites[i].at_peak),
+			    profile_string(pf, f->function));
+		else
+			fprintf(stderr, "  %10s  %s  %s:%d\n",
+			    report_fmt_bytes(a, sizeof a, (double)r.sites[i].at_peak),
+			    profile_string(pf, f->function), profile_string(pf, f->file), f->line);
 	}
 	if (r.totals.dropped_records > 0)
 		fprintf(stderr, "memprof: warning: %llu records were dropped\n",
