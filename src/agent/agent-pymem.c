@@ -202,8 +202,18 @@ pymem_wrap_calloc(void *ctx, size_t nelem, size_t elsize)
 {
 	struct pymem_domain	*d = ctx;
 	void			*p;
+	size_t			 size;
 	int			 saved;
 
+	/* Small and unsampled: as malloc's fast path. */
+	if (AGENT_LIKELY(!__builtin_mul_overflow(nelem, elsize, &size) &&
+	    size <= PYMEM_SMALL_REQUEST && !agent_tls.guard &&
+	    agent_mode_get() == AGENT_MODE_SAMPLE)) {
+		p = d->orig.calloc(d->orig.ctx, nelem, elsize);
+		if (AGENT_UNLIKELY(p != NULL && agent_sample_due(size)))
+			pymem_sample_slow(p, size, d->allocator);
+		return p;
+	}
 	if (!agent_enter())
 		return d->orig.calloc(d->orig.ctx, nelem, elsize);
 	p = d->orig.calloc(d->orig.ctx, nelem, elsize);
@@ -230,6 +240,20 @@ pymem_wrap_realloc(void *ctx, void *ptr, size_t size)
 	void			*p;
 	int			 saved;
 
+	/*
+	 * An unsampled block resized within pymalloc's range (strings being
+	 * built, lists growing): nothing to send for the old block, and the
+	 * new one takes the same sampling decision as a malloc.  A larger size
+	 * may reach malloc, which needs the guard: the slow path below.
+	 */
+	if (AGENT_LIKELY(size <= PYMEM_SMALL_REQUEST && !agent_tls.guard &&
+	    agent_mode_get() == AGENT_MODE_SAMPLE &&
+	    (ptr == NULL || !agent_addrset_probe((uintptr_t)ptr)))) {
+		p = d->orig.realloc(d->orig.ctx, ptr, size);
+		if (AGENT_UNLIKELY(p != NULL && agent_sample_due(size)))
+			pymem_sample_slow(p, size, d->allocator);
+		return p;
+	}
 	if (!agent_enter())
 		return d->orig.realloc(d->orig.ctx, ptr, size);
 	if (ptr != NULL)

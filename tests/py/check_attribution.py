@@ -38,4 +38,7 @@ for tag, t in sorted(truth["sites"].items()):
         print("%s %s line %d %s: %d vs %d (%.2f%%)"
               % ("ok" if ok else "FAIL", tag, t["line"], key, have, want, 100 * err))
         failed += not ok
+if report["totals"].get("dropped_records"):
+    print("FAIL memprof dropped %d records" % report["totals"]["dropped_records"])
+    failed += 1
 sys.exit(1 if failed else 0)

@@ -32,4 +32,7 @@ for line in top_mp[:10]:
             print("FAIL line %d is in memprof's top 10 (%d bytes) but not tracemalloc's" % (line, mp_lines[line]))
             failed += 1
 print("top 10 compared: %d lines" % min(10, len(top_tm)))
+if rep["totals"].get("dropped_records"):
+    print("FAIL memprof dropped %d records" % rep["totals"]["dropped_records"])
+    failed += 1
 sys.exit(1 if failed else 0)
