@@ -45,7 +45,7 @@ const struct cmd_entry cmd_run_entry = {
 	    "Options:\n"
 	    "  -o, --output FILE       capture file (default memprof-PROG.PID.mprof)\n"
 	    "      --live              open the dashboard on the program while it runs\n"
-	    "      --sample-every SIZE mean bytes between samples (e.g. 64K, 1M)\n"
+	    "      --sample-every SIZE mean bytes between samples (default 64K)\n"
 	    "      --exact             record every allocation\n"
 	    "      --native            record native frames as well as Python frames\n"
 	    "      --no-follow         do not profile child processes\n"
