@@ -7,6 +7,9 @@
 # hand, the defaults point at an in-tree build.
 
 : "${MEMPROF_SRCDIR:=$(cd "$(dirname "$0")/.." && pwd)}"
+# Canonical form: Python reports the file names it was given, and the
+# checkers compare them with os.path.abspath (distcheck passes "sub/../..").
+MEMPROF_SRCDIR=$(cd "$MEMPROF_SRCDIR" && pwd -P)
 : "${MEMPROF:=$MEMPROF_SRCDIR/memprof}"
 export LC_ALL=C
 
