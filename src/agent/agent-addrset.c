@@ -24,6 +24,16 @@
  * reader's answers are only hints confirmed under the lock.  Tables double,
  * so the leak is bounded by the size of the current table.  The table keeps
  * its load at most 1/2 so that every probe meets an empty slot.
+ *
+ * In front of the table sits a bit filter (agent-core.h): a static 4 KiB
+ * bitmap indexed by the same hash's top bits, so that the common free, of
+ * an unrecorded block, costs one load that stays in cache.  Writers keep a
+ * count of the addresses present per bit (never read by the free path); a
+ * bit is set before its first address enters the table and cleared when
+ * its last one leaves, so a reader never sees a present key's bit clear,
+ * and a recorded block's address, once freed and reused by the allocator
+ * (pymalloc's free lists hand the same blocks out again and again), stops
+ * sending its frees to the table.
  */
 
 #ifndef _GNU_SOURCE
@@ -39,8 +49,13 @@
 /* 64 Mi slots (2 GiB of table) is past any sane live set; beyond, samples are dropped. */
 #define ADDRSET_MAX_SLOTS	(1ULL << 26)
 
+#define ADDRSET_FILTER_WORDS	((1U << AGENT_FILTER_LOG2) / 64)
+
 struct agent_addrset	*agent_addrset_table;
+uint64_t		 agent_addrset_filter[ADDRSET_FILTER_WORDS];
 static int		 addrset_lock;
+/* Addresses present per filter bit, under the lock; 32 bits as the set holds at most 2^26. */
+static uint32_t		 addrset_filter_count[1U << AGENT_FILTER_LOG2];
 
 /* Allocate an empty table of slots entries (a power of two), or NULL. */
 static struct agent_addrset *
@@ -70,6 +85,35 @@ static uint64_t
 addrset_home(const struct agent_addrset *t, uintptr_t addr)
 {
 	return (addr * AGENT_ADDRSET_MUL) >> t->shift;
+}
+
+/* The filter bit of addr. */
+static uint64_t
+addrset_filter_bit(uintptr_t addr)
+{
+	return (addr * AGENT_ADDRSET_MUL) >> (64 - AGENT_FILTER_LOG2);
+}
+
+/* Count addr in the filter, setting its bit for the first one (under the lock). */
+static void
+addrset_filter_add(uintptr_t addr)
+{
+	uint64_t	h = addrset_filter_bit(addr);
+
+	if (addrset_filter_count[h]++ == 0)
+		__atomic_or_fetch(&agent_addrset_filter[h >> 6], 1ULL << (h & 63),
+		    __ATOMIC_RELEASE);
+}
+
+/* Uncount addr, clearing its bit with the last one (under the lock). */
+static void
+addrset_filter_del(uintptr_t addr)
+{
+	uint64_t	h = addrset_filter_bit(addr);
+
+	if (--addrset_filter_count[h] == 0)
+		__atomic_and_fetch(&agent_addrset_filter[h >> 6], ~(1ULL << (h & 63)),
+		    __ATOMIC_RELAXED);
 }
 
 /* The slot holding addr, or ~0 (under the lock). */
@@ -168,6 +212,8 @@ agent_addrset_insert(uintptr_t addr, const struct agent_live *live)
 			goto out;
 		}
 	}
+	/* The bit before the key: a reader that finds the key never finds the bit clear. */
+	addrset_filter_add(addr);
 	addrset_put(t, addr, live);
 out:
 	agent_unlock(&addrset_lock);
@@ -216,6 +262,7 @@ agent_addrset_remove(uintptr_t addr, struct agent_live *live)
 	__atomic_store_n(&t->keys[i], 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&t->seq, seq + 2, __ATOMIC_RELEASE);
 	t->live--;
+	addrset_filter_del(addr);
 out:
 	agent_unlock(&addrset_lock);
 	return found;
@@ -246,6 +293,8 @@ agent_addrset_fork_child(void)
 	struct agent_addrset	*t = agent_addrset_table;
 
 	addrset_lock = 0;
+	memset(agent_addrset_filter, 0, sizeof agent_addrset_filter);
+	memset(addrset_filter_count, 0, sizeof addrset_filter_count);
 	if (t == NULL)
 		return;
 	memset(t->keys, 0, (t->mask + 1) * sizeof *t->keys);

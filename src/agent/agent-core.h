@@ -39,6 +39,8 @@
 #define AGENT_UNLIKELY(x)	__builtin_expect(!!(x), 0)
 #define AGENT_HIDDEN		__attribute__((visibility("hidden")))
 #define AGENT_COLD		__attribute__((noinline, cold))
+/* Out of line to keep a fast path short, but hot in --exact: not cold. */
+#define AGENT_NOINLINE		__attribute__((noinline))
 
 /* Default mean bytes between samples: jemalloc's and Go's default (512 KiB). */
 #define AGENT_SAMPLE_DEFAULT	(512U << 10)
@@ -134,6 +136,16 @@ struct agent_addrset {
 	struct agent_live	*vals;
 };
 extern struct agent_addrset *agent_addrset_table;
+
+/*
+ * The free path's first filter (agent-addrset.c): one bit per hash bucket,
+ * set while some recorded address of that bucket may be in the set.  4 KiB,
+ * so it stays in cache where the table (8 KiB and up, behind a pointer)
+ * would not; at the default interval a few hundred live samples set a few
+ * percent of the bits, and only those frees go on to probe the table.
+ */
+#define AGENT_FILTER_LOG2	15
+extern uint64_t agent_addrset_filter[(1U << AGENT_FILTER_LOG2) / 64];
 
 /* Fibonacci hashing: the multiply spreads 16-byte-aligned addresses over the high bits. */
 #define AGENT_ADDRSET_MUL	0x9e3779b97f4a7c15ULL
@@ -237,15 +249,21 @@ agent_sample_due(size_t size)
 /*
  * Free-path filter, inlined into free(): 1 if addr may be a recorded block
  * (the caller confirms under the set's lock), 0 if it certainly is not.
- * One hash and, at the set's low load, usually one probe.
+ * One multiply and one load of the bit filter; only when its bit is set,
+ * a probe of the table, usually one slot at the table's low load.
  */
 static inline int
 agent_addrset_probe(uintptr_t addr)
 {
 	struct agent_addrset	*t;
-	uint64_t		 s1, i;
+	uint64_t		 s1, i, h;
 	uintptr_t		 k;
 
+	/* The filter first: a clear bit proves absence with one load from .bss. */
+	h = (addr * AGENT_ADDRSET_MUL) >> (64 - AGENT_FILTER_LOG2);
+	if (AGENT_LIKELY((__atomic_load_n(&agent_addrset_filter[h >> 6], __ATOMIC_RELAXED) &
+	    (1ULL << (h & 63))) == 0))
+		return 0;
 	t = __atomic_load_n(&agent_addrset_table, __ATOMIC_ACQUIRE);
 	if (t == NULL)
 		return 0;

@@ -164,27 +164,32 @@ pymem_sample_slow(void *p, size_t size, enum wire_allocator allocator)
 	errno = saved;
 }
 
-/* PYMEM_DOMAIN_MEM/OBJ malloc: the original, recorded under the guard. */
-static void *
-pymem_wrap_malloc(void *ctx, size_t size)
-{
-	struct pymem_domain	*d = ctx;
-	void			*p;
-	int			 saved;
+/*
+ * The wrappers are split in two: a fast path of a few instructions that
+ * only calls the original (a leaf that needs no saved registers, so the
+ * compiler makes it a tail call where it can), and an out-of-line slow path
+ * for everything that records.  The fast path serves the hot case of every
+ * Python object in sampling mode: a small request served from a pymalloc
+ * pool without reaching malloc (new arenas go through the wrapped arena
+ * allocator, which guards itself), so no guard is needed around it, and an
+ * unsampled one costs a TLS countdown and nothing else.
+ */
 
-	/*
-	 * The hot path of every Python object: a small request is served from
-	 * a pymalloc pool without reaching malloc (new arenas go through the
-	 * wrapped arena allocator, which guards itself), so no guard is needed
-	 * around it, and an unsampled one costs a TLS countdown and nothing else.
-	 */
-	if (AGENT_LIKELY(size <= PYMEM_SMALL_REQUEST && !agent_tls.guard &&
-	    agent_mode_get() == AGENT_MODE_SAMPLE)) {
-		p = d->orig.malloc(d->orig.ctx, size);
-		if (AGENT_UNLIKELY(p != NULL && agent_sample_due(size)))
-			pymem_sample_slow(p, size, d->allocator);
-		return p;
-	}
+/* Whether a small request can take the fast path: sampling mode, not inside the agent. */
+static inline bool
+pymem_fast(size_t size)
+{
+	return AGENT_LIKELY(size <= PYMEM_SMALL_REQUEST && !agent_tls.guard &&
+	    agent_mode_get() == AGENT_MODE_SAMPLE);
+}
+
+/* malloc's slow path: the original, recorded under the guard. */
+static void * AGENT_NOINLINE
+pymem_malloc_slow(struct pymem_domain *d, size_t size)
+{
+	void	*p;
+	int	 saved;
+
 	if (!agent_enter())
 		return d->orig.malloc(d->orig.ctx, size);
 	p = d->orig.malloc(d->orig.ctx, size);
@@ -196,24 +201,29 @@ pymem_wrap_malloc(void *ctx, size_t size)
 	return p;
 }
 
-/* PYMEM_DOMAIN_MEM/OBJ calloc: as malloc; the original rejects overflows. */
+/* PYMEM_DOMAIN_MEM/OBJ malloc. */
 static void *
-pymem_wrap_calloc(void *ctx, size_t nelem, size_t elsize)
+pymem_wrap_malloc(void *ctx, size_t size)
 {
 	struct pymem_domain	*d = ctx;
 	void			*p;
-	size_t			 size;
-	int			 saved;
 
-	/* Small and unsampled: as malloc's fast path. */
-	if (AGENT_LIKELY(!__builtin_mul_overflow(nelem, elsize, &size) &&
-	    size <= PYMEM_SMALL_REQUEST && !agent_tls.guard &&
-	    agent_mode_get() == AGENT_MODE_SAMPLE)) {
-		p = d->orig.calloc(d->orig.ctx, nelem, elsize);
+	if (pymem_fast(size)) {
+		p = d->orig.malloc(d->orig.ctx, size);
 		if (AGENT_UNLIKELY(p != NULL && agent_sample_due(size)))
 			pymem_sample_slow(p, size, d->allocator);
 		return p;
 	}
+	return pymem_malloc_slow(d, size);
+}
+
+/* calloc's slow path: as malloc's; the original rejects overflows. */
+static void * AGENT_NOINLINE
+pymem_calloc_slow(struct pymem_domain *d, size_t nelem, size_t elsize)
+{
+	void	*p;
+	int	 saved;
+
 	if (!agent_enter())
 		return d->orig.calloc(d->orig.ctx, nelem, elsize);
 	p = d->orig.calloc(d->orig.ctx, nelem, elsize);
@@ -225,35 +235,37 @@ pymem_wrap_calloc(void *ctx, size_t nelem, size_t elsize)
 	return p;
 }
 
-/*
- * PYMEM_DOMAIN_MEM/OBJ realloc.  The free of the old block is recorded
- * before the original runs, because the old address may be handed to
- * another thread as soon as it returns (wire.h: a free is reserved before
- * the block goes back to the allocator).  CPython's realloc(p, 0) returns a
- * valid block, recorded with size 0.  If the original fails the old block
- * stays allocated but untracked: its size is not known here.
- */
+/* PYMEM_DOMAIN_MEM/OBJ calloc. */
 static void *
-pymem_wrap_realloc(void *ctx, void *ptr, size_t size)
+pymem_wrap_calloc(void *ctx, size_t nelem, size_t elsize)
 {
 	struct pymem_domain	*d = ctx;
 	void			*p;
-	int			 saved;
+	size_t			 size;
 
-	/*
-	 * An unsampled block resized within pymalloc's range (strings being
-	 * built, lists growing): nothing to send for the old block, and the
-	 * new one takes the same sampling decision as a malloc.  A larger size
-	 * may reach malloc, which needs the guard: the slow path below.
-	 */
-	if (AGENT_LIKELY(size <= PYMEM_SMALL_REQUEST && !agent_tls.guard &&
-	    agent_mode_get() == AGENT_MODE_SAMPLE &&
-	    (ptr == NULL || !agent_addrset_probe((uintptr_t)ptr)))) {
-		p = d->orig.realloc(d->orig.ctx, ptr, size);
+	if (!__builtin_mul_overflow(nelem, elsize, &size) && pymem_fast(size)) {
+		p = d->orig.calloc(d->orig.ctx, nelem, elsize);
 		if (AGENT_UNLIKELY(p != NULL && agent_sample_due(size)))
 			pymem_sample_slow(p, size, d->allocator);
 		return p;
 	}
+	return pymem_calloc_slow(d, nelem, elsize);
+}
+
+/*
+ * realloc's slow path.  The free of the old block is recorded before the
+ * original runs, because the old address may be handed to another thread
+ * as soon as it returns (wire.h: a free is reserved before the block goes
+ * back to the allocator).  CPython's realloc(p, 0) returns a valid block,
+ * recorded with size 0.  If the original fails the old block stays
+ * allocated but untracked: its size is not known here.
+ */
+static void * AGENT_NOINLINE
+pymem_realloc_slow(struct pymem_domain *d, void *ptr, size_t size)
+{
+	void	*p;
+	int	 saved;
+
 	if (!agent_enter())
 		return d->orig.realloc(d->orig.ctx, ptr, size);
 	if (ptr != NULL)
@@ -267,19 +279,34 @@ pymem_wrap_realloc(void *ctx, void *ptr, size_t size)
 	return p;
 }
 
-/* PYMEM_DOMAIN_MEM/OBJ free: recorded before the block goes back. */
-static void
-pymem_wrap_free(void *ctx, void *ptr)
+/*
+ * PYMEM_DOMAIN_MEM/OBJ realloc.  An unsampled block resized within
+ * pymalloc's range (strings being built, lists growing) has nothing to send
+ * for the old block, and the new one takes the same sampling decision as a
+ * malloc.  A larger size may reach malloc, which needs the guard: the slow
+ * path.
+ */
+static void *
+pymem_wrap_realloc(void *ctx, void *ptr, size_t size)
 {
 	struct pymem_domain	*d = ctx;
-	int			 saved;
+	void			*p;
 
-	/* A block that was not sampled: one probe of the set, then pymalloc's own free. */
-	if (AGENT_LIKELY(!agent_tls.guard && agent_mode_get() == AGENT_MODE_SAMPLE &&
-	    !agent_addrset_probe((uintptr_t)ptr))) {
-		d->orig.free(d->orig.ctx, ptr);
-		return;
+	if (pymem_fast(size) && (ptr == NULL || !agent_addrset_probe((uintptr_t)ptr))) {
+		p = d->orig.realloc(d->orig.ctx, ptr, size);
+		if (AGENT_UNLIKELY(p != NULL && agent_sample_due(size)))
+			pymem_sample_slow(p, size, d->allocator);
+		return p;
 	}
+	return pymem_realloc_slow(d, ptr, size);
+}
+
+/* free's slow path: recorded before the block goes back. */
+static void AGENT_NOINLINE
+pymem_free_slow(struct pymem_domain *d, void *ptr)
+{
+	int	saved;
+
 	if (ptr == NULL || !agent_enter()) {
 		d->orig.free(d->orig.ctx, ptr);
 		return;
@@ -289,6 +316,20 @@ pymem_wrap_free(void *ctx, void *ptr)
 	errno = saved;
 	d->orig.free(d->orig.ctx, ptr);
 	agent_leave();
+}
+
+/* PYMEM_DOMAIN_MEM/OBJ free: a block that was not sampled costs one filter load. */
+static void
+pymem_wrap_free(void *ctx, void *ptr)
+{
+	struct pymem_domain	*d = ctx;
+
+	if (AGENT_LIKELY(!agent_tls.guard && agent_mode_get() == AGENT_MODE_SAMPLE &&
+	    !agent_addrset_probe((uintptr_t)ptr))) {
+		d->orig.free(d->orig.ctx, ptr);
+		return;
+	}
+	pymem_free_slow(d, ptr);
 }
 
 /* pymalloc's arena mmap, run under the guard so the mmap hook skips it. */
