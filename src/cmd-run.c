@@ -134,6 +134,9 @@ cmd_run_loop(struct collect *co, pid_t pid)
 	pid_t		w;
 
 	for (;;) {
+		/* Checked before waiting again: the last agent's end needs no extra 10 ms. */
+		if (reaped && (channel_open_count(&co->chan) == 0 || collect_now_ns() >= end_ns))
+			break;
 		collect_step(co, 10);
 		if (!reaped) {
 			w = waitpid(pid, &wstatus, WNOHANG);
@@ -141,10 +144,7 @@ cmd_run_loop(struct collect *co, pid_t pid)
 				reaped = 1;
 				end_ns = collect_now_ns() + CMD_RUN_GRACE_NS;
 			}
-			continue;
 		}
-		if (channel_open_count(&co->chan) == 0 || collect_now_ns() >= end_ns)
-			break;
 	}
 	return wstatus;
 }
