@@ -211,6 +211,7 @@ int	agent_maps_add(const struct agent_map *);
 int	agent_maps_remove(uintptr_t, uint64_t);
 int	agent_maps_find(uintptr_t, struct agent_map *);
 int	agent_maps_empty(void);
+size_t	agent_maps_with_len(uint64_t, uintptr_t *, size_t);
 int	agent_maps_busy(void);
 void	agent_maps_fork_prepare(void);
 void	agent_maps_fork_parent(void);

@@ -205,6 +205,21 @@ agent_maps_find(uintptr_t addr, struct agent_map *m)
 	return found;
 }
 
+/* The addresses of up to max recorded mappings exactly len bytes long; their count. */
+size_t
+agent_maps_with_len(uint64_t len, uintptr_t *addrs, size_t max)
+{
+	size_t	i, n = 0;
+
+	agent_lock(&maps.lock);
+	for (i = 0; i < maps.n && n < max; i++) {
+		if (maps.v[i].len == len)
+			addrs[n++] = maps.v[i].addr;
+	}
+	agent_unlock(&maps.lock);
+	return n;
+}
+
 /*
  * 1 if the registry's lock is taken right now.  A call made with the guard
  * already set may come from a signal handler (munmap is async-signal-safe)

@@ -492,6 +492,29 @@ pymem_register_exit(void)
 }
 
 /*
+ * pymalloc's arenas mapped before the wrappers were installed (interpreter
+ * start-up) were recorded as anonymous mmaps, and the objects pymalloc
+ * serves from them from now on are recorded through the domains: the same
+ * bytes twice, and a "leak" that never goes away, since the arena hooks
+ * guard their munmap.  Forget them (an UNMAP to the controller) by their
+ * size, which is fixed per version: 256 KiB before 3.10, 1 MiB since
+ * (USE_LARGE_ARENAS on 64-bit).  Before the first pending call nothing
+ * else in the process maps anonymous memory of exactly that size.
+ */
+static void
+pymem_forget_early_arenas(void)
+{
+	uintptr_t	addrs[64];
+	uint64_t	len;
+	size_t		i, n;
+
+	len = pymem_api.hexversion >= 0x030a0000 ? 1ULL << 20 : 256ULL << 10;
+	n = agent_maps_with_len(len, addrs, sizeof addrs / sizeof addrs[0]);
+	for (i = 0; i < n; i++)
+		agent_record_unmap_range(addrs[i], len, 0);
+}
+
+/*
  * The pending call: runs on the main thread with the GIL held.  Whatever
  * exception was set when it started is set again when it returns, and it
  * always returns 0 so the interpreter never sees a failure from it.
@@ -512,6 +535,8 @@ pymem_install(void *arg)
 	if (agent_python_is_static())
 		flags |= WIRE_PYTHON_STATIC;
 	if (agent_enter()) {
+		if (pymem_arena_orig.alloc != NULL)
+			pymem_forget_early_arenas();
 		agent_record_python(pymem_api.hexversion, flags);
 		agent_leave();
 	}
