@@ -292,6 +292,13 @@ channel_poll(struct channel *ch, int timeout_ms, const struct channel_events *ev
 			if (pfd[i + 1].revents != 0 && ch->conns[i]->fd >= 0)
 				channel_service(ch, ch->conns[i], ev);
 		}
+		/*
+		 * New connections at once: an agent that connected, said hello
+		 * and ended just before the last poll (a pool worker reaped by
+		 * its parent) must not wait for a poll that never comes.
+		 */
+		for (i = n - 1; i < ch->nconns; i++)
+			channel_service(ch, ch->conns[i], ev);
 	}
 	free(pfd);
 }

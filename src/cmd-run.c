@@ -134,7 +134,13 @@ cmd_run_loop(struct collect *co, pid_t pid)
 	pid_t		w;
 
 	for (;;) {
-		/* Checked before waiting again: the last agent's end needs no extra 10 ms. */
+		/*
+		 * Checked before waiting again, so the last agent's end costs no
+		 * extra 10 ms; a final look without waiting accepts connections
+		 * still queued (children that ended before the command did).
+		 */
+		if (reaped && channel_open_count(&co->chan) == 0)
+			collect_step(co, 0);
 		if (reaped && (channel_open_count(&co->chan) == 0 || collect_now_ns() >= end_ns))
 			break;
 		collect_step(co, 10);

@@ -175,7 +175,8 @@ void	agent_record_free_slow(void *, enum wire_allocator) AGENT_COLD;
 int	agent_record_realloc_begin(void *, struct agent_live *) AGENT_COLD;
 void	agent_record_realloc_fail(void *, const struct agent_live *) AGENT_COLD;
 void	agent_record_unmap_range(uintptr_t, size_t, int) AGENT_COLD;
-void	agent_record_remap(uintptr_t, size_t, uintptr_t, size_t, int,
+void	agent_record_remap_begin(uintptr_t, size_t) AGENT_COLD;
+void	agent_record_remap_end(uintptr_t, size_t, uintptr_t, size_t,
 	    const struct agent_map *) AGENT_COLD;
 void	agent_record_fork_child(int);
 

@@ -769,9 +769,9 @@ munmap(void *addr, size_t len)
 }
 
 /*
- * mremap: only a recorded mapping matters; what it lost is unmapped and
- * what it gained inherits its record (agent_record_remap).  MREMAP_FIXED
- * replaces whatever was at the target, like MAP_FIXED.
+ * mremap: only a recorded mapping matters: its old range is unmapped
+ * before the call and the outcome inherits its record (agent-record.c).
+ * MREMAP_FIXED replaces whatever was at the target, like MAP_FIXED.
  */
 AGENT_EXPORT void *
 mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
@@ -780,7 +780,7 @@ mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 	va_list			 ap;
 	void			*new_addr = NULL, *q;
 	uint32_t		 guard;
-	int			 have = 0;
+	int			 have = 0, saved;
 
 	if (flags & MREMAP_FIXED) {
 		va_start(ap, flags);
@@ -798,9 +798,15 @@ mremap(void *old, size_t old_len, size_t new_len, int flags, ...)
 			agent_record_unmap_range((uintptr_t)new_addr,
 			    hooks_page_round(new_len), 0);
 	}
+	if (have)
+		agent_record_remap_begin((uintptr_t)old, old_len);
 	q = hooks_real.mremap(old, old_len, new_len, flags, new_addr);
-	if (q != MAP_FAILED && have)
-		agent_record_remap((uintptr_t)old, old_len, (uintptr_t)q, new_len, flags, &m);
+	if (have) {
+		saved = errno;
+		agent_record_remap_end((uintptr_t)old, old_len,
+		    q != MAP_FAILED ? (uintptr_t)q : 0, new_len, &m);
+		errno = saved;
+	}
 	agent_tls.guard = guard;
 	return q;
 }

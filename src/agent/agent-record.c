@@ -348,37 +348,38 @@ record_remap_add(uintptr_t addr, uint64_t len, const struct agent_map *m)
 }
 
 /*
- * A successful mremap of a recorded mapping m: the part that went away is
- * unmapped, the part that appeared inherits m's sampling decision, site and
- * weight per byte.  Lengths are rounded to pages, as the kernel does.
- * Sent after the call (its outcome decides what happened); a mapping made
- * by another thread into the old range between the two would be wrongly
- * unmapped, a window accepted for a call this rare.
+ * mremap of a recorded mapping m, in two steps around the call, as realloc
+ * does: the old range is unmapped before the call, because as soon as the
+ * kernel releases a part of it another thread's mmap may land there and be
+ * recorded, and an UNMAP sent after that would take the newcomer's bytes.
+ * Then the resulting range is announced again with m's sampling decision,
+ * site and weight per byte: the new range if the call succeeded, the old
+ * one if it failed.  old_len 0 duplicates a shared mapping and leaves the
+ * old one in place.  Lengths are rounded to pages, as the kernel does.
  */
 void
-agent_record_remap(uintptr_t old, size_t old_len, uintptr_t new, size_t new_len,
-    int flags, const struct agent_map *m)
+agent_record_remap_begin(uintptr_t old, size_t old_len)
+{
+	uint64_t	mask = agent_page_size - 1;
+
+	if (old_len != 0 && record_running())
+		agent_record_unmap_range(old, (old_len + mask) & ~mask, 0);
+}
+
+/* The second step: new is the call's result, or 0 if it failed. */
+void
+agent_record_remap_end(uintptr_t old, size_t old_len, uintptr_t new, size_t new_len,
+    const struct agent_map *m)
 {
 	uint64_t	mask = agent_page_size - 1;
 	int		saved = errno;
 
-	(void)flags;
 	if (!record_running())
 		goto out;
-	old_len = (old_len + mask) & ~mask;
-	new_len = (new_len + mask) & ~mask;
-	if (new == old) {
-		if (new_len < old_len) {
-			if (agent_maps_remove(old + new_len, old_len - new_len))
-				record_emit_unmap(old + new_len, old_len - new_len);
-		} else if (new_len > old_len)
-			record_remap_add(old + old_len, new_len - old_len, m);
-		goto out;
-	}
-	/* old_len 0 duplicates a shared mapping: the old one stays. */
-	if (old_len != 0 && agent_maps_remove(old, old_len))
-		record_emit_unmap(old, old_len);
-	record_remap_add(new, new_len, m);
+	if (new != 0)
+		record_remap_add(new, (new_len + mask) & ~mask, m);
+	else if (old_len != 0)
+		record_remap_add(old, (old_len + mask) & ~mask, m);
 out:
 	errno = saved;
 }

@@ -66,7 +66,6 @@ static const char *site_names[NSITES] = {
 static _Atomic uint64_t	expect_alloc[NSITES];
 static _Atomic int64_t	expect_live[NSITES];
 static size_t		page;
-static pthread_mutex_t	map_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Account an allocation of n bytes at a site. */
 static void
@@ -231,13 +230,10 @@ worker_run(size_t kb, uint64_t seed)
 		keep_or_free(k, &nk, cap, &r, p, n, S_PVALLOC);
 	}
 	/*
-	 * The mapping section runs under map_lock: the agent sends mremap's
-	 * UNMAP after the call, so another thread's mmap landing in the tail
-	 * just released could be charged for it (a known race, see
-	 * agent-record.c); the lock keeps this exact-to-the-byte check about
-	 * what the agent promises.
+	 * The mapping section runs in every worker at once: the agent sends
+	 * mremap's UNMAP before the call (agent-record.c), so another thread's
+	 * mmap landing in a tail just released is never charged for it.
 	 */
-	pthread_mutex_lock(&map_lock);
 	for (used = 0; used < budget;) {
 		/* Mappings of 2-17 pages: munmap in two parts (the first page, then the rest). */
 		n = page * (2 + rnd(&r) % 16);
@@ -253,10 +249,10 @@ worker_run(size_t kb, uint64_t seed)
 		note_free(S_MMAP, n);
 	}
 	/*
-	 * mremap of a recorded mapping: shrinking in place unmaps the tail;
-	 * moving it (MREMAP_FIXED over a PROT_NONE reservation, which is not
-	 * an allocation) unmaps the old range and the new one inherits the
-	 * record of site_mmap.
+	 * mremap of a recorded mapping is a free of the old range and an
+	 * allocation of the result, as realloc is, whether it shrinks in place
+	 * or moves (MREMAP_FIXED over a PROT_NONE reservation, which is not an
+	 * allocation); the result inherits the record of site_mmap.
 	 */
 	n = 8 * page;
 	if ((p = site_mmap(n)) == MAP_FAILED)
@@ -264,7 +260,8 @@ worker_run(size_t kb, uint64_t seed)
 	note_alloc(S_MMAP, n);
 	if ((q = mremap(p, n, 4 * page, 0)) != p)
 		die("mremap shrink");
-	note_free(S_MMAP, 4 * page);
+	note_free(S_MMAP, 8 * page);
+	note_alloc(S_MMAP, 4 * page);
 	res = mmap(NULL, 16 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (res == MAP_FAILED)
 		die("mmap reserve");
@@ -272,7 +269,6 @@ worker_run(size_t kb, uint64_t seed)
 		die("mremap move");
 	note_free(S_MMAP, 4 * page);
 	note_alloc(S_MMAP, 16 * page);
-	pthread_mutex_unlock(&map_lock);
 
 	/* realloc(p, 0) frees p on glibc. */
 	n = 12345;
