@@ -6,6 +6,12 @@
  * /proc/PID/statm and adds a clock tick (memory over time); every
  * COLLECT_FLUSH_NS it closes a capture chunk, which bounds what an abrupt
  * end of memprof can lose.
+ *
+ * Native frames: the controller, not the agent, learns each image's code
+ * mappings from /proc/PID/maps (modules.c): at the hello, and before any
+ * STACK record with an address outside the known ones.  The resulting
+ * WIRE_REC_MODULE records go through the same path as the agent's records
+ * (capture, then model), in the image's stream ahead of the stack.
  */
 
 #include <errno.h>
@@ -36,6 +42,16 @@ collect_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* modules.c callback: a module record of an image goes to the capture and the model. */
+static void
+collect_emit_module(void *arg, struct process *p, const void *payload, size_t len)
+{
+	struct collect	*co = arg;
+
+	capture_write(co->writer, CAP_REC_WIRE, WIRE_REC_MODULE, p->serial, payload, len);
+	profile_apply_wire(co->pf, p, WIRE_REC_MODULE, payload, len);
+}
+
 /* Channel callback: a record of an image goes to the capture and the model. */
 static int
 collect_on_record(void *arg, struct channel_conn *c, uint16_t type, const void *payload,
@@ -47,6 +63,8 @@ collect_on_record(void *arg, struct channel_conn *c, uint16_t type, const void *
 	if (p == NULL)
 		return -1;
 	co->records++;
+	if (type == WIRE_REC_STACK)
+		modules_on_stack(co->modules, co->pf, p, payload, len, collect_emit_module, co);
 	capture_write(co->writer, CAP_REC_WIRE, type, c->serial, payload, len);
 	return profile_apply_wire(co->pf, p, type, payload, len);
 }
@@ -56,9 +74,11 @@ static void
 collect_on_hello(void *arg, struct channel_conn *c)
 {
 	struct collect	*co = arg;
+	struct process	*p;
 
 	capture_write(co->writer, CAP_REC_PROCESS, 0, c->serial, &c->hello, sizeof c->hello);
-	profile_add_process(co->pf, c->serial, &c->hello);
+	p = profile_add_process(co->pf, c->serial, &c->hello);
+	modules_on_hello(co->modules, co->pf, p, collect_emit_module, co);
 }
 
 /* Channel callback: an image ended (exit, exec, kill); its ring is drained. */
@@ -155,6 +175,7 @@ collect_start(struct collect *co, const char *path, uint64_t sample_every, uint3
 		return -1;
 	}
 	co->pf = profile_create();
+	co->modules = modules_create("/proc");
 	co->pf->sample_every = sample_every;
 	co->pf->flags = flags;
 	for (i = 0; argv != NULL && argv[i] != NULL; i++) {
@@ -213,6 +234,8 @@ collect_finish(struct collect *co, char **cause)
 			collect_on_end(co, c);
 	}
 	channel_close(&co->chan);
+	modules_free(co->modules);
+	co->modules = NULL;
 	rc = capture_writer_close(co->writer, cause);
 	co->writer = NULL;
 	return rc;

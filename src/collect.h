@@ -11,6 +11,7 @@
 
 #include "capture.h"
 #include "channel.h"
+#include "modules.h"
 #include "profile.h"
 
 struct collect {
@@ -23,6 +24,7 @@ struct collect {
 	uint64_t		 records;
 	int			 busy;		/* the last drain found records */
 	long			 page_size;
+	struct modules		*modules;	/* /proc/PID/maps watcher (native frames) */
 };
 
 int	collect_start(struct collect *, const char *path, uint64_t sample_every,

@@ -16,6 +16,7 @@
 #include "memprof.h"
 #include "linetable.h"
 #include "profile.h"
+#include "symbolize.h"
 
 #define PROFILE_NO_STACK	0	/* global stack id of allocations without a stack */
 /* No allocation is larger than x86-64's 2^47-byte user address space; 2^48 leaves room. */
@@ -56,6 +57,8 @@ profile_free_process(struct process *p)
 	hmap_free(&p->codes);
 	hmap_free(&p->stack_ids);
 	hmap_free(&p->frame_cache);
+	hmap_free(&p->native_cache);
+	free(p->modules);
 	hmap_free(&p->live);
 	free(p->live_pool);
 	free(p->live_free);
@@ -90,6 +93,7 @@ profile_free(struct profile *pf)
 		free(pf->command[i]);
 	free(pf->command);
 	free(pf->timeline);
+	symbolize_free(pf->symbols);
 	free(pf);
 }
 
@@ -141,6 +145,41 @@ profile_intern_frame(struct profile *pf, const struct frame *f)
 	return id;
 }
 
+/*
+ * 1 if a native frame is an allocator's own entry point, which is never the
+ * interesting site: the agent (it skips its own frames, but a copy loaded
+ * twice would not be skipped), the C allocation functions (reached through
+ * an alias the agent does not interpose) and C++'s operator new.
+ */
+static int
+profile_frame_is_allocator(const struct profile *pf, const struct frame *f)
+{
+	static const char	*names[] = {
+		"malloc", "calloc", "realloc", "reallocarray", "free", "posix_memalign",
+		"aligned_alloc", "memalign", "valloc", "pvalloc", "__libc_malloc",
+		"__libc_calloc", "__libc_realloc", "__libc_memalign", "__libc_valloc",
+		"__libc_pvalloc", "__posix_memalign"
+	};
+	const char		*file = profile_string(pf, f->file), *base, *fn;
+	size_t			 i;
+
+	if (!f->native)
+		return 0;
+	base = strrchr(file, '/');
+	base = base != NULL ? base + 1 : file;
+	if (strncmp(base, "libmemprof.", 11) == 0)
+		return 1;
+	fn = profile_string(pf, f->function);
+	/* Itanium mangling of operator new and new[], every overload. */
+	if (strncmp(fn, "_Znwm", 5) == 0 || strncmp(fn, "_Znam", 5) == 0)
+		return 1;
+	for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+		if (strcmp(fn, names[i]) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 /* Intern a stack of frame ids (innermost first); returns its id. */
 static uint32_t
 profile_intern_stack(struct profile *pf, const uint32_t *frames, uint32_t n, uint32_t truncated)
@@ -163,12 +202,24 @@ profile_intern_stack(struct profile *pf, const uint32_t *frames, uint32_t n, uin
 	st->truncated = truncated;
 	st->frames = xreallocarray(NULL, n == 0 ? 1 : n, sizeof *frames);
 	memcpy(st->frames, frames, n * sizeof *frames);
-	/* The site is the innermost Python frame, or the innermost frame at all. */
+	/*
+	 * The site is the innermost Python frame; without one, the innermost
+	 * native frame that is not an allocator's entry point; else the
+	 * innermost frame at all.
+	 */
 	st->site = n > 0 ? frames[0] : 0;
 	for (i = 0; i < n; i++) {
 		if (!pf->frames[frames[i]].native) {
 			st->site = frames[i];
 			break;
+		}
+	}
+	if (i == n) {
+		for (i = 0; i < n; i++) {
+			if (!profile_frame_is_allocator(pf, &pf->frames[frames[i]])) {
+				st->site = frames[i];
+				break;
+			}
 		}
 	}
 	hmap_put(&pf->stack_index, key, id);
@@ -192,6 +243,7 @@ profile_add_process(struct profile *pf, uint32_t serial, const struct wire_hello
 	hmap_init(&p->codes);
 	hmap_init(&p->stack_ids);
 	hmap_init(&p->frame_cache);
+	hmap_init(&p->native_cache);
 	hmap_init(&p->live);
 	/* The parent is the latest image of ppid, or the previous image of this pid (exec). */
 	for (i = pf->nprocs; i > 0; i--) {
@@ -431,6 +483,124 @@ profile_apply_code(struct profile *pf, struct process *p, const unsigned char *b
 	return 0;
 }
 
+/* The module of p covering addr, or NULL. */
+const struct module_info *
+profile_module_find(const struct process *p, uint64_t addr)
+{
+	size_t	lo = 0, hi = p->nmodules, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (p->modules[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo > 0 && addr < p->modules[lo - 1].end)
+		return &p->modules[lo - 1];
+	return NULL;
+}
+
+/*
+ * Apply WIRE_REC_MODULE: add a mapping, replacing any it overlaps (a
+ * library unloaded and another mapped there).  A replacement forgets the
+ * process's symbolized addresses, which may now name different code.
+ */
+static int
+profile_apply_module(struct profile *pf, struct process *p, const unsigned char *b, size_t len)
+{
+	const struct module_info	*k;
+	struct wire_module		 w;
+	struct module_info		 m;
+	const char			*path, *slash;
+	size_t				 lo, hi, mid;
+
+	if (len < sizeof w)
+		return -1;
+	memcpy(&w, b, sizeof w);
+	if (w.path_len == 0 || w.path_len > len - sizeof w || w.start >= w.end)
+		return -1;
+	path = (const char *)b + sizeof w;
+	memset(&m, 0, sizeof m);
+	m.start = w.start;
+	m.end = w.end;
+	m.offset = w.offset;
+	m.inode = w.inode;
+	m.dev_major = w.dev_major;
+	m.dev_minor = w.dev_minor;
+	m.path = profile_intern_string(pf, path, w.path_len);
+	slash = memrchr(path, '/', w.path_len);
+	slash = slash != NULL ? slash + 1 : path;
+	m.name = profile_intern_string(pf, slash, w.path_len - (size_t)(slash - path));
+	k = profile_module_find(p, m.start);
+	if (k != NULL && memcmp(k, &m, sizeof m) == 0)
+		return 0;
+	/* Modules are sorted and disjoint, so their ends are sorted too: [lo, hi) overlap m. */
+	lo = 0;
+	hi = p->nmodules;
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (p->modules[mid].end <= m.start)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (hi = lo; hi < p->nmodules && p->modules[hi].start < m.end; hi++)
+		continue;
+	if (hi > lo) {
+		hmap_free(&p->native_cache);
+		hmap_init(&p->native_cache);
+		memmove(p->modules + lo + 1, p->modules + hi, (p->nmodules - hi) * sizeof *p->modules);
+		p->nmodules -= hi - lo - 1;
+	} else {
+		p->modules = xreallocarray(p->modules, p->nmodules + 1, sizeof *p->modules);
+		memmove(p->modules + lo + 1, p->modules + lo, (p->nmodules - lo) * sizeof *p->modules);
+		p->nmodules++;
+	}
+	p->modules[lo] = m;
+	return 0;
+}
+
+/* The frame id of a native return address of a process, symbolized once. */
+static uint32_t
+profile_resolve_native(struct profile *pf, struct process *p, uint64_t addr)
+{
+	const struct module_info	*m;
+	struct frame			 f;
+	const char			*name = NULL;
+	char				 buf[320];
+	uint64_t			*v, pc, off = 0;
+	uint32_t			 id;
+
+	if ((v = hmap_get(&p->native_cache, addr + 1)) != NULL)
+		return (uint32_t)*v;
+	memset(&f, 0, sizeof f);
+	f.native = 1;
+	/* A return address: the call is the byte before it (the next may be another function). */
+	pc = addr > 0 ? addr - 1 : 0;
+	if ((m = profile_module_find(p, pc)) != NULL) {
+		if (pf->symbols == NULL)
+			pf->symbols = symbolize_create();
+		off = pc - m->start + m->offset;
+		name = symbolize_lookup(pf->symbols, profile_string(pf, m->path), m->inode, off,
+		    &off);
+		f.file = m->path;
+	}
+	if (name != NULL)
+		f.function = profile_intern_string(pf, name, strlen(name));
+	else {
+		if (m != NULL)
+			snprintf(buf, sizeof buf, "0x%llx (%.256s+0x%llx)", (unsigned long long)addr,
+			    profile_string(pf, m->name), (unsigned long long)off + 1);
+		else
+			snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)addr);
+		f.function = profile_intern_string(pf, buf, strlen(buf));
+	}
+	id = profile_intern_frame(pf, &f);
+	hmap_put(&p->native_cache, addr + 1, id);
+	return id;
+}
+
 /* The frame id of one wire frame of a process. */
 static uint32_t
 profile_resolve_frame(struct profile *pf, struct process *p, uint64_t wf)
@@ -438,18 +608,12 @@ profile_resolve_frame(struct profile *pf, struct process *p, uint64_t wf)
 	struct frame		 f;
 	struct code_info	*c;
 	uint64_t		*v, key;
-	char			 buf[32];
 	uint32_t		 id;
 	int			 line;
 
 	memset(&f, 0, sizeof f);
-	if (wf & WIRE_FRAME_NATIVE) {
-		snprintf(buf, sizeof buf, "0x%llx", (unsigned long long)(wf & ~WIRE_FRAME_NATIVE));
-		f.function = profile_intern_string(pf, buf, strlen(buf));
-		f.file = profile_intern_string(pf, p->exe, strlen(p->exe));
-		f.native = 1;
-		return profile_intern_frame(pf, &f);
-	}
+	if (wf & WIRE_FRAME_NATIVE)
+		return profile_resolve_native(pf, p, wf & ~WIRE_FRAME_NATIVE);
 	key = wf + 1;
 	if ((v = hmap_get(&p->frame_cache, key)) != NULL)
 		return (uint32_t)*v;
@@ -515,8 +679,9 @@ profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const v
 	switch (type) {
 	case WIRE_REC_PAD:
 	case WIRE_REC_THREAD:
-	case WIRE_REC_MODULE:
 		return 0;
+	case WIRE_REC_MODULE:
+		return profile_apply_module(pf, p, payload, len);
 	case WIRE_REC_ALLOC:
 		if (len < sizeof a)
 			return -1;

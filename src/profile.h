@@ -9,7 +9,12 @@
  * per process image (a pid, or a pid after exec), per stack:
  * allocated bytes and count, live bytes and count, bytes at the process's
  * peak, and bytes live when the program's own code finished ("at exit").
- * Reports aggregate stacks into sites (innermost Python frame).
+ * Reports aggregate stacks into sites (innermost Python frame, else the
+ * innermost native frame outside the allocator and the agent).
+ *
+ * Native frames are symbolized here, once per (process, return address),
+ * from the process's modules (WIRE_REC_MODULE, which the collector writes
+ * from /proc/PID/maps) and the ELF files they name (symbolize.c).
  *
  * The model is single-threaded: whoever owns it (the collector, the report)
  * calls in from one thread; a UI reads it between two applies.
@@ -24,11 +29,19 @@
 #include "hmap.h"
 #include "wire.h"
 
+struct symbolize;
+
+/*
+ * A Python frame, or a native one: then function is the symbol's name, or
+ * "0x... (module+0xA)" when it has none (A: the return address as an ELF
+ * address of the module, what addr2line -e takes); file is the module's
+ * path ("" if no mapping covers the address) and line 0.
+ */
 struct frame {
 	uint32_t	function;	/* string id */
 	uint32_t	file;		/* string id */
 	int32_t		line;		/* 0: unknown */
-	uint32_t	native;		/* 1: a native frame (function is its address) */
+	uint32_t	native;		/* 1: a native frame */
 };
 
 struct stack {
@@ -67,6 +80,18 @@ struct code_info {
 	unsigned char	*table;
 };
 
+/* An executable file mapping of a process (from WIRE_REC_MODULE), for native frames. */
+struct module_info {
+	uint64_t	start;
+	uint64_t	end;
+	uint64_t	offset;		/* file offset of start */
+	uint64_t	inode;
+	uint32_t	dev_major;
+	uint32_t	dev_minor;
+	uint32_t	path;		/* string id */
+	uint32_t	name;		/* string id of the path's last component */
+};
+
 struct process {
 	uint32_t		 serial;	/* 1-based, order of appearance */
 	int32_t			 pid;
@@ -88,6 +113,9 @@ struct process {
 	size_t			 ncode;
 	struct hmap		 stack_ids;	/* agent stack id -> global stack id */
 	struct hmap		 frame_cache;	/* (code id << 32 | offset) -> frame id */
+	struct module_info	*modules;	/* sorted by start, disjoint */
+	size_t			 nmodules;
+	struct hmap		 native_cache;	/* native return address + 1 -> frame id */
 	struct hmap		 live;		/* address -> index in live_pool */
 	struct live_alloc	*live_pool;
 	size_t			 live_pool_len;
@@ -146,6 +174,8 @@ struct profile {
 
 	struct timeline_point	*timeline;
 	size_t			 ntimeline;
+
+	struct symbolize	*symbols;	/* ELF symbol cache, made on first use */
 };
 
 struct profile	*profile_create(void);
@@ -168,6 +198,9 @@ void		 profile_apply_end(struct profile *, struct process *, int wait_status,
 		     uint64_t dropped_records, uint64_t dropped_bytes);
 void		 profile_apply_rss(struct profile *, struct process *, uint64_t rss);
 void		 profile_apply_time(struct profile *, uint64_t t_ns);
+
+/* The module of a process that covers addr, or NULL. */
+const struct module_info *profile_module_find(const struct process *, uint64_t addr);
 
 /* Bytes a stack held at its process's peak. */
 int64_t		 profile_stack_at_peak(const struct process *, uint32_t stack);

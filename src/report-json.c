@@ -112,10 +112,12 @@ report_json_site(const struct report *r, const struct report_site *s, FILE *out)
 	report_json_string(out, profile_string(r->pf, f->function));
 	fputs(",\"file\":", out);
 	report_json_string(out, profile_string(r->pf, f->file));
-	fprintf(out, ",\"line\":%d,\"allocated_bytes\":%" PRIu64 ",\"allocations\":%.0f"
+	/* A native site (no Python frame in its stacks) says so, as its frames do. */
+	fprintf(out, ",\"line\":%d%s,\"allocated_bytes\":%" PRIu64 ",\"allocations\":%.0f"
 	    ",\"live_bytes_at_exit\":%" PRId64 ",\"bytes_at_peak\":%" PRId64
 	    ",\"live_bytes_at_end\":%" PRId64 ",\"stack\":[",
-	    f->line, s->allocated, s->allocations, s->at_exit, s->at_peak, s->live_end);
+	    f->line, f->native ? ",\"native\":true" : "", s->allocated, s->allocations,
+	    s->at_exit, s->at_peak, s->live_end);
 	for (i = 0; i < st->nframes; i++) {
 		if (i > 0)
 			fputc(',', out);

@@ -14,15 +14,25 @@
 #define REPORT_TEXT_PATHS	5	/* sites whose call path is shown */
 #define REPORT_TEXT_DEPTH	8	/* frames shown per call path */
 
-/* Print "file:line" of a frame, shortening long paths from the left. */
+/*
+ * Print "file:line" of a frame, shortening long paths from the left; a
+ * native frame shows its module's file name, "(libc.so.6)", or "(native)"
+ * when no module covers it.
+ */
 static void
 report_text_where(const struct profile *pf, const struct frame *f, char *buf, size_t len)
 {
-	const char	*file = profile_string(pf, f->file);
+	const char	*file = profile_string(pf, f->file), *base;
 	size_t		 n = strlen(file);
 
-	if (f->native || *file == '\0') {
-		snprintf(buf, len, "%s", f->native ? "(native)" : "");
+	if (f->native) {
+		base = strrchr(file, '/');
+		base = base != NULL ? base + 1 : file;
+		snprintf(buf, len, "(%s)", *base != '\0' ? base : "native");
+		return;
+	}
+	if (*file == '\0') {
+		buf[0] = '\0';
 		return;
 	}
 	if (n > 40)

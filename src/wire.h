@@ -222,11 +222,25 @@ struct wire_thread {
 	uint32_t	pad;
 };
 
-/* A loaded module, for symbolizing native frames: followed by path_len bytes. */
+/*
+ * An executable file mapping of a process, for symbolizing native frames:
+ * followed by path_len bytes of path (no NUL, no padding).  The agent does
+ * not send these: the controller reads them from /proc/PID/maps (at the
+ * hello, and again when a stack holds an address no known mapping covers)
+ * and writes them into the capture in the image's stream, before the first
+ * record that needs them (docs/native.md).  An address a in [start, end)
+ * is at file offset a - start + offset; dev and inode identify the file as
+ * it was, so a reader can tell a file replaced on disk since.
+ */
 struct wire_module {
-	uint64_t	base;		/* load bias (dlpi_addr) */
+	uint64_t	start;		/* first address of the mapping */
+	uint64_t	end;		/* one past the last */
+	uint64_t	offset;		/* file offset of start */
+	uint64_t	inode;
+	uint32_t	dev_major;
+	uint32_t	dev_minor;
 	uint32_t	path_len;
-	uint32_t	pad;
+	uint32_t	flags;		/* 0 */
 };
 
 #endif /* MEMPROF_WIRE_H */
