@@ -99,6 +99,12 @@ capture_apply_chunk(struct profile *pf, const unsigned char *raw, size_t len,
 		off += sizeof r;
 		if (r.len > len - off)
 			return -1;
+		if (r.type == CAP_REC_EVENTS) {
+			if (capture_unpack_run(pf, r.proc, raw + off, r.len, &info->records) != 0)
+				return -1;
+			off += r.len;
+			continue;
+		}
 		if (capture_apply(pf, r.type, r.sub, r.proc, raw + off, r.len) != 0)
 			return -1;
 		if (r.type == CAP_REC_TRAILER)
@@ -119,7 +125,8 @@ capture_read_header(FILE *f, const char *path, struct profile *pf, char **cause)
 		xasprintf(cause, "'%s' is not a memprof capture", path);
 		return -1;
 	}
-	if (h.version != CAPTURE_VERSION || h.header_size < sizeof h) {
+	if (h.version < CAPTURE_VERSION_MIN || h.version > CAPTURE_VERSION ||
+	    h.header_size < sizeof h) {
 		xasprintf(cause, "'%s' is a capture of format %u; this memprof reads format %u",
 		    path, h.version, CAPTURE_VERSION);
 		return -1;

@@ -33,9 +33,15 @@ struct capture_writer {
 	unsigned char	*out;
 	size_t		 outcap;
 	ZSTD_CCtx	*zc;
+	int		 run_open;	/* a CAP_REC_EVENTS run is being filled */
+	uint32_t	 run_proc;
+	size_t		 run_start;	/* offset of its record header in raw */
+	uint64_t	 run_prev;	/* its last address */
 	uint64_t	 records;
 	char		*error;		/* first write error, or NULL */
 };
+
+static void	capture_run_close(struct capture_writer *);
 
 /* Write all of buf or fail with errno set. */
 static int
@@ -101,6 +107,7 @@ capture_writer_flush(struct capture_writer *w)
 	uint32_t	hdr[4];
 	size_t		outlen;
 
+	capture_run_close(w);
 	if (w->len == 0 || w->error != NULL)
 		return;
 	outlen = ZSTD_compressBound(w->len);
@@ -124,6 +131,52 @@ capture_writer_flush(struct capture_writer *w)
 	w->len = 0;
 }
 
+/* Close the open run of packed events, if any, by writing its header's length. */
+static void
+capture_run_close(struct capture_writer *w)
+{
+	struct capture_rec	r;
+
+	if (!w->run_open)
+		return;
+	r.len = (uint32_t)(w->len - w->run_start - sizeof r);
+	r.type = CAP_REC_EVENTS;
+	r.sub = 0;
+	r.proc = w->run_proc;
+	memcpy(w->raw + w->run_start, &r, sizeof r);
+	w->run_open = 0;
+}
+
+/* Append an ALLOC or FREE of proc to a run of packed events (capture-pack.c). */
+static void
+capture_write_event(struct capture_writer *w, uint16_t sub, uint32_t proc, const void *payload)
+{
+	struct wire_alloc	a;
+	struct wire_free	f;
+
+	if (w->run_open && (w->run_proc != proc ||
+	    w->len + CAPTURE_PACK_MAX > CAPTURE_CHUNK_RAW_MAX))
+		capture_run_close(w);
+	if (!w->run_open) {
+		if (w->len + sizeof (struct capture_rec) + CAPTURE_PACK_MAX >
+		    CAPTURE_CHUNK_RAW_MAX && w->len > 0)
+			capture_writer_flush(w);
+		w->run_open = 1;
+		w->run_proc = proc;
+		w->run_start = w->len;
+		w->run_prev = 0;
+		w->len += sizeof (struct capture_rec);
+	}
+	if (sub == WIRE_REC_ALLOC) {
+		memcpy(&a, payload, sizeof a);
+		w->len += capture_pack_alloc(w->raw + w->len, &w->run_prev, &a);
+	} else {
+		memcpy(&f, payload, sizeof f);
+		w->len += capture_pack_free(w->raw + w->len, &w->run_prev, &f);
+	}
+	w->records++;
+}
+
 /* Append one record, flushing a chunk when the buffer is full. */
 void
 capture_write(struct capture_writer *w, uint16_t type, uint16_t sub, uint32_t proc,
@@ -133,6 +186,12 @@ capture_write(struct capture_writer *w, uint16_t type, uint16_t sub, uint32_t pr
 
 	if (w->error != NULL)
 		return;
+	if (type == CAP_REC_WIRE && ((sub == WIRE_REC_ALLOC && len == sizeof (struct wire_alloc)) ||
+	    (sub == WIRE_REC_FREE && len == sizeof (struct wire_free)))) {
+		capture_write_event(w, sub, proc, payload);
+		return;
+	}
+	capture_run_close(w);
 	if (w->len + sizeof r + len > CAPTURE_CHUNK_RAW_MAX && w->len > 0)
 		capture_writer_flush(w);
 	if (sizeof r + len > w->cap) {

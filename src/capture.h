@@ -7,6 +7,7 @@
  *             u32 CRC-32 of the compressed bytes } + zstd frame
  *   raw chunk data = records { u32 payload length, u16 type, u16 sub,
  *             u32 process serial } + payload
+ *   (ALLOC and FREE records in runs of packed events: capture-pack.c)
  *
  * Chunks are written whole with one write each (about every second or every
  * MiB), so when the program, an OOM kill or memprof itself ends the recording
@@ -24,7 +25,8 @@
 #include "profile.h"
 
 #define CAPTURE_MAGIC		"MPROFCAP"
-#define CAPTURE_VERSION		1
+#define CAPTURE_VERSION		2	/* 2: CAP_REC_EVENTS; version 1 is read too */
+#define CAPTURE_VERSION_MIN	1
 #define CAPTURE_HEADER_SIZE	64
 #define CAPTURE_CHUNK_MAGIC	0x4b43504dU	/* "MPCK" */
 #define CAPTURE_CHUNK_RAW_MAX	(1U << 20)	/* flush a chunk once it holds 1 MiB */
@@ -39,6 +41,7 @@ enum capture_rec_type {
 	CAP_REC_RSS,		/* u64 resident bytes of a process */
 	CAP_REC_END,		/* struct capture_end: a process image ended */
 	CAP_REC_TRAILER,	/* u64 number of records before it: the capture is complete */
+	CAP_REC_EVENTS,		/* a run of packed ALLOC/FREE events of a process (v2) */
 };
 
 #define CAPTURE_FLAG_EXACT	0x1
@@ -79,6 +82,15 @@ void		capture_write(struct capture_writer *, uint16_t type, uint16_t sub, uint32
 void		capture_writer_flush(struct capture_writer *);
 int		capture_writer_close(struct capture_writer *, char **cause);
 const char	*capture_writer_error(const struct capture_writer *);
+
+/* capture-pack.c: packed events (at most CAPTURE_PACK_MAX bytes each) */
+#define CAPTURE_PACK_MAX	48	/* tag + 4 varints of 10 bytes + one of 3 */
+size_t		capture_pack_alloc(unsigned char *, uint64_t *prev, const struct wire_alloc *);
+size_t		capture_pack_free(unsigned char *, uint64_t *prev, const struct wire_free *);
+int		capture_unpack_next(const unsigned char **, const unsigned char *,
+		    uint64_t *prev, struct wire_alloc *, struct wire_free *);
+int		capture_unpack_run(struct profile *, uint32_t proc, const unsigned char *,
+		    size_t, uint64_t *records);
 
 /* capture-read.c */
 struct capture_info {

@@ -2,7 +2,8 @@
  * test-capture.c: unit tests for the capture file: a round trip through
  * writer and reader, a capture cut at every possible length (incomplete but
  * readable up to the last whole chunk), flipped bytes (corruption reported,
- * never a crash), and files that are not captures.
+ * never a crash), packed events decoded exactly, and files that are not
+ * captures.
  */
 
 #include <setjmp.h>
@@ -193,6 +194,79 @@ test_flipped_bytes(void **state)
 	free(bad);
 }
 
+/* A small deterministic generator for the packing test. */
+static uint64_t
+pack_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* Packed events decode to exactly what was packed, extremes included; cut ones are rejected. */
+static void
+test_pack_round_trip(void **state)
+{
+	static const uint64_t	addrs[] = { 0, 1, UINT64_MAX, 0x8000000000000000ULL,
+				    0x7fffffffffffffffULL, 0x10, 0x7f0000001000ULL };
+	unsigned char		 buf[4096 * CAPTURE_PACK_MAX];
+	struct wire_alloc	 a[4096], da;
+	struct wire_free	 f[4096], df;
+	const unsigned char	*p, *end;
+	uint64_t		 seed = 0x1234567, prev = 0, dprev = 0, r;
+	size_t			 len = 0, n, i, cut;
+	int			 kind[4096];
+
+	(void)state;
+	for (i = 0; i < 4096; i++) {
+		r = pack_rand(&seed);
+		kind[i] = (int)(r & 1);
+		memset(&a[i], 0, sizeof a[i]);
+		memset(&f[i], 0, sizeof f[i]);
+		a[i].addr = f[i].addr = i < 7 ? addrs[i] : (r % 3 == 0 ? pack_rand(&seed) :
+		    0x7f0000000000ULL + (pack_rand(&seed) & 0xffffff) * 16);
+		a[i].size = i % 5 == 0 ? (1ULL << 48) - 1 : pack_rand(&seed) & 0xffff;
+		a[i].weight = i % 3 == 0 ? a[i].size : pack_rand(&seed) >> (r & 63);
+		a[i].stack = i % 7 == 0 ? UINT32_MAX : (uint32_t)(pack_rand(&seed) & 0xfff);
+		a[i].allocator = f[i].allocator = (uint16_t)(1 + i % 7);
+		a[i].tid_hash = (uint16_t)pack_rand(&seed);
+		n = kind[i] ? capture_pack_free(buf + len, &prev, &f[i]) :
+		    capture_pack_alloc(buf + len, &prev, &a[i]);
+		assert_true(n >= 2 && n <= CAPTURE_PACK_MAX);
+		len += n;
+	}
+	p = buf;
+	end = buf + len;
+	for (i = 0; i < 4096; i++) {
+		if (kind[i]) {
+			assert_int_equal(capture_unpack_next(&p, end, &dprev, &da, &df), WIRE_REC_FREE);
+			assert_memory_equal(&df, &f[i], sizeof df);
+		} else {
+			assert_int_equal(capture_unpack_next(&p, end, &dprev, &da, &df), WIRE_REC_ALLOC);
+			assert_memory_equal(&da, &a[i], sizeof da);
+		}
+	}
+	assert_ptr_equal(p, end);
+	/* Every cut inside the first event is an error, never a read past the end. */
+	prev = 0;
+	n = capture_pack_alloc(buf, &prev, &a[5]);
+	for (cut = 0; cut < n; cut++) {
+		p = buf;
+		dprev = 0;
+		assert_int_equal(capture_unpack_next(&p, buf + cut, &dprev, &da, &df), -1);
+	}
+	/* Unknown tag bits and an 11-byte varint are rejected. */
+	buf[0] = 0x40;
+	p = buf;
+	assert_int_equal(capture_unpack_next(&p, buf + 1, &dprev, &da, &df), -1);
+	buf[0] = 0x01;
+	memset(buf + 1, 0xff, 10);
+	buf[11] = 0x01;
+	p = buf;
+	assert_int_equal(capture_unpack_next(&p, buf + 12, &dprev, &da, &df), -1);
+}
+
 static void
 test_not_a_capture(void **state)
 {
@@ -247,6 +321,7 @@ main(void)
 		cmocka_unit_test(test_round_trip),
 		cmocka_unit_test(test_every_truncation),
 		cmocka_unit_test(test_flipped_bytes),
+		cmocka_unit_test(test_pack_round_trip),
 		cmocka_unit_test(test_not_a_capture),
 		cmocka_unit_test(test_unwritable),
 	};
