@@ -125,6 +125,27 @@ hmap_put(struct hmap *m, uint64_t key, uint64_t value)
 	m->used++;
 }
 
+/* Insert or replace with one probe run; 1 and the replaced value in *old if key was there. */
+int
+hmap_swap(struct hmap *m, uint64_t key, uint64_t value, uint64_t *old)
+{
+	size_t	i;
+
+	if (m->slots == NULL || m->used + 1 > (m->mask + 1) / 4 * 3)
+		hmap_resize(m, m->used + 1);
+	for (i = hmap_mix(key) & m->mask; m->slots[i].key != 0; i = (i + 1) & m->mask) {
+		if (m->slots[i].key == key) {
+			*old = m->slots[i].value;
+			m->slots[i].value = value;
+			return 1;
+		}
+	}
+	m->slots[i].key = key;
+	m->slots[i].value = value;
+	m->used++;
+	return 0;
+}
+
 /* The home slot of a key. */
 static size_t
 hmap_home(const struct hmap *m, uint64_t key)

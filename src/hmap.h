@@ -30,6 +30,8 @@ uint64_t *hmap_get(const struct hmap *, uint64_t key);
 void	 hmap_put(struct hmap *, uint64_t key, uint64_t value);
 /* Remove key; returns 1 if it was there (and its value in *value if not NULL). */
 int	 hmap_del(struct hmap *, uint64_t key, uint64_t *value);
+/* Insert key -> value; 1 and the value it replaced in *old if key was there. */
+int	 hmap_swap(struct hmap *, uint64_t key, uint64_t value, uint64_t *old);
 /* Iterate: start with *pos = 0; returns 0 at the end. */
 int	 hmap_next(const struct hmap *, size_t *pos, uint64_t *key, uint64_t *value);
 

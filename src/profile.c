@@ -21,6 +21,13 @@
 #define PROFILE_NO_STACK	0	/* global stack id of allocations without a stack */
 /* No allocation is larger than x86-64's 2^47-byte user address space; 2^48 leaves room. */
 #define PROFILE_SIZE_MAX	(1ULL << 48)
+/*
+ * Agent stack ids are dense (one counter per image), so those below this
+ * bound map through a vector, one load per allocation instead of a hash
+ * probe; larger ones (a hostile capture) through a hash map.  4 Mi ids
+ * is 16 MiB of vector at most.
+ */
+#define PROFILE_STACK_VEC_MAX	(1U << 22)
 
 /* Create an empty model; stack 0 is "no stack" with an [unknown] frame. */
 struct profile *
@@ -55,6 +62,7 @@ profile_free_process(struct process *p)
 		free(p->code[i].table);
 	free(p->code);
 	hmap_free(&p->codes);
+	free(p->stack_vec);
 	hmap_free(&p->stack_ids);
 	hmap_free(&p->frame_cache);
 	hmap_free(&p->native_cache);
@@ -347,25 +355,36 @@ profile_release(struct process *p, uint64_t addr, uint32_t idx)
 	p->live_free[p->live_free_len++] = idx;
 }
 
+/* The global id of a process's agent stack id; 0 if it was never sent. */
+int
+profile_stack_lookup(const struct process *p, uint32_t agent_id, uint32_t *gid)
+{
+	uint64_t	*v;
+
+	if (agent_id < p->stack_vec_len) {
+		if (p->stack_vec[agent_id] == 0)
+			return 0;
+		*gid = p->stack_vec[agent_id] - 1;
+		return 1;
+	}
+	if (agent_id < PROFILE_STACK_VEC_MAX || (v = hmap_get(&p->stack_ids, agent_id)) == NULL)
+		return 0;
+	*gid = (uint32_t)*v;
+	return 1;
+}
+
 /* Apply WIRE_REC_ALLOC. */
 static void
 profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_alloc *w)
 {
-	uint64_t		*known, *gid, stack = PROFILE_NO_STACK, old;
+	uint64_t		 stack = PROFILE_NO_STACK, old;
 	struct stack_stats	*s;
 	struct live_alloc	*a;
-	uint32_t		 idx;
+	uint32_t		 idx, gid;
 	double			 count;
 
-	if (w->stack != 0 && (gid = hmap_get(&p->stack_ids, w->stack)) != NULL)
-		stack = *gid;
-	/* A live address allocated again means its free was not seen (dropped). */
-	if ((known = hmap_get(&p->live, w->addr + 1)) != NULL) {
-		old = *known;
-		hmap_del(&p->live, w->addr + 1, NULL);
-		profile_release(p, w->addr, (uint32_t)old);
-		p->unmatched_frees++;
-	}
+	if (profile_stack_lookup(p, w->stack, &gid))
+		stack = gid;
 	if (p->live_free_len > 0)
 		idx = p->live_free[--p->live_free_len];
 	else {
@@ -380,8 +399,15 @@ profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_all
 	a->stack = (uint32_t)stack;
 	a->allocator = w->allocator;
 	a->mapped = w->allocator == WIRE_ALLOC_MMAP;
-	/* Key is addr+1 because 0 is the map's empty key; malloc(0) may return any pointer. */
-	hmap_put(&p->live, w->addr + 1, idx);
+	/*
+	 * Key is addr+1 because 0 is the map's empty key; malloc(0) may return
+	 * any pointer.  A live address allocated again means its free was not
+	 * seen (dropped): the old block goes.
+	 */
+	if (hmap_swap(&p->live, w->addr + 1, idx, &old)) {
+		profile_release(p, w->addr, (uint32_t)old);
+		p->unmatched_frees++;
+	}
 	if (a->mapped) {
 		p->mapped = xreallocarray(p->mapped, p->nmapped + 1, sizeof *p->mapped);
 		p->mapped[p->nmapped++] = w->addr;
@@ -639,6 +665,7 @@ profile_apply_stack(struct profile *pf, struct process *p, const unsigned char *
 	struct wire_stack	 w;
 	uint32_t		 ids[WIRE_STACK_MAX_FRAMES], i, gid;
 	uint64_t		 wf;
+	size_t			 n;
 
 	if (len < sizeof w)
 		return -1;
@@ -650,7 +677,20 @@ profile_apply_stack(struct profile *pf, struct process *p, const unsigned char *
 		ids[i] = profile_resolve_frame(pf, p, wf);
 	}
 	gid = profile_intern_stack(pf, ids, w.nframes, w.truncated != 0);
-	hmap_put(&p->stack_ids, w.id, gid);
+	if (w.id >= PROFILE_STACK_VEC_MAX) {
+		hmap_put(&p->stack_ids, w.id, gid);
+		return 0;
+	}
+	if (w.id >= p->stack_vec_len) {
+		n = p->stack_vec_len == 0 ? 1024 : p->stack_vec_len;
+		while (n <= w.id)
+			n *= 2;
+		p->stack_vec = xreallocarray(p->stack_vec, n, sizeof *p->stack_vec);
+		memset(p->stack_vec + p->stack_vec_len, 0,
+		    (n - p->stack_vec_len) * sizeof *p->stack_vec);
+		p->stack_vec_len = n;
+	}
+	p->stack_vec[w.id] = gid + 1;
 	return 0;
 }
 

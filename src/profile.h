@@ -111,7 +111,9 @@ struct process {
 	struct hmap		 codes;		/* agent code id -> index in code[] */
 	struct code_info	*code;
 	size_t			 ncode;
-	struct hmap		 stack_ids;	/* agent stack id -> global stack id */
+	uint32_t		*stack_vec;	/* agent stack id -> global id + 1 (0: unknown), */
+	size_t			 stack_vec_len;	/* for ids below PROFILE_STACK_VEC_MAX; */
+	struct hmap		 stack_ids;	/* above, agent stack id -> global stack id */
 	struct hmap		 frame_cache;	/* (code id << 32 | offset) -> frame id */
 	struct module_info	*modules;	/* sorted by start, disjoint */
 	size_t			 nmodules;
@@ -187,6 +189,7 @@ const char	*profile_string(const struct profile *, uint32_t);
 /* A new process image (a hello); returns it. */
 struct process	*profile_add_process(struct profile *, uint32_t serial, const struct wire_hello *);
 struct process	*profile_process(const struct profile *, uint32_t serial);
+int		 profile_stack_lookup(const struct process *, uint32_t agent_id, uint32_t *gid);
 
 /*
  * Apply one wire record of a process image.  Returns 0, or -1 when the

@@ -95,10 +95,10 @@ release(struct profile *pf, struct process *p, uint64_t addr)
 static uint32_t
 gid(struct process *p, uint32_t agent_id)
 {
-	uint64_t	*v = hmap_get(&p->stack_ids, agent_id);
+	uint32_t	g = UINT32_MAX;
 
-	assert_non_null(v);
-	return (uint32_t)*v;
+	assert_true(profile_stack_lookup(p, agent_id, &g));
+	return g;
 }
 
 static void
