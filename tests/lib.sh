@@ -74,6 +74,24 @@ t_pythons() {
     if [ -x /usr/bin/python3.11 ]; then echo "debian-static-3.11 /usr/bin/python3.11"; else echo "debian-static-3.11 -"; fi
 }
 
+# t_each_python FUNC: FUNC LABEL PATH VERSION for every installed CPython of
+# t_pythons, one "skip:" line with the reason for each missing one, then the
+# count of interpreters tested; the whole test skips if none is installed.
+t_each_python() {
+    _ran=0
+    t_pythons > "$T_TMP/pythons"
+    while read -r _label _py; do
+        if [ "$_py" = - ]; then
+            echo "skip: $_label: not installed on this machine"
+            continue
+        fi
+        "$1" "$_label" "$_py" "$("$_py" -c 'import sys; print(sys.version.split()[0])')"
+        _ran=$((_ran + 1))
+    done < "$T_TMP/pythons"
+    [ $_ran -gt 0 ] || t_skip "no CPython 3.8-3.13 installed"
+    echo "interpreters tested: $_ran"
+}
+
 # t_done: print the counts and exit with the protocol's status.
 t_done() {
     echo "$T_PASSED passed, $T_FAILED failed"

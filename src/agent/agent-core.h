@@ -284,6 +284,22 @@ agent_addrset_probe(uintptr_t addr)
 	return (s1 & 1) || __atomic_load_n(&t->seq, __ATOMIC_RELAXED) != s1;
 }
 
+/*
+ * splitmix64's finalizer: every input bit affects every output bit.  Seeds
+ * the samplers' generators (a weak tid and clock in) and finishes the stack
+ * and code hashes.
+ */
+static inline uint64_t
+agent_mix(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ULL;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebULL;
+	x ^= x >> 31;
+	return x;
+}
+
 /* A tiny lock for the rare writers (set insert/remove, maps, thread pool). */
 static inline void
 agent_lock(int *lock)

@@ -42,18 +42,6 @@
 /* Bound on a draw: 2^62 bytes keeps the int64 countdown far from overflow. */
 #define SAMPLER_DRAW_MAX	((int64_t)1 << 62)
 
-/* splitmix64's finalizer: turns a weak seed (tid, clock) into a well-mixed one. */
-static uint64_t
-sampler_mix(uint64_t x)
-{
-	x ^= x >> 30;
-	x *= 0xbf58476d1ce4e5b9ULL;
-	x ^= x >> 27;
-	x *= 0x94d049bb133111ebULL;
-	x ^= x >> 31;
-	return x;
-}
-
 /* Seed a thread state's generator (never 0, which xorshift cannot leave). */
 void
 agent_sampler_seed(struct agent_thread *th)
@@ -62,7 +50,7 @@ agent_sampler_seed(struct agent_thread *th)
 	uint64_t	x;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	x = sampler_mix((uint64_t)(uint32_t)th->tid ^
+	x = agent_mix((uint64_t)(uint32_t)th->tid ^
 	    ((uint64_t)ts.tv_nsec << 20) ^ (uint64_t)ts.tv_sec ^
 	    (uint64_t)(uintptr_t)th);
 	th->rng = x != 0 ? x : 0x2545f4914f6cdd1dULL;

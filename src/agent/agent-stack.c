@@ -181,18 +181,6 @@ agent_stack_reset(struct agent_thread *th)
 	}
 }
 
-/* Mix a 64-bit value into a well-distributed one (murmur3's finalizer). */
-static uint64_t
-stack_mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdULL;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return h;
-}
-
 /* Fold one word into a running hash: multiply, rotate (cheap, order-sensitive). */
 static inline uint64_t
 stack_step(uint64_t h, uint64_t w)
@@ -275,7 +263,7 @@ stack_rehash(struct agent_intern *n, const void *old, uint64_t slots)
 static uint64_t
 stack_code_home(const struct agent_intern *t, uintptr_t code, uint64_t key)
 {
-	return stack_mix(code ^ key) & t->mask;
+	return agent_mix(code ^ key) & t->mask;
 }
 
 /* Insert (code, key) -> id (the table has room). */
@@ -507,7 +495,7 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 		hash = stack_step(hash, th->pyframes[i].code);
 		hash = stack_step(hash, th->pykeys[i] ^ ((uint64_t)th->pyframes[i].offset << 40));
 	}
-	hash = stack_mix(hash ^ ((uint64_t)npy << 32 | (uint64_t)nnat << 1 | (truncated != 0)));
+	hash = agent_mix(hash ^ ((uint64_t)npy << 32 | (uint64_t)nnat << 1 | (truncated != 0)));
 	if (hash == 0)
 		hash = 1;
 
