@@ -166,9 +166,12 @@ pymem_sample_slow(void *p, size_t size, enum wire_allocator allocator)
 
 /*
  * The wrappers are split in two: a fast path of a few instructions that
- * only calls the original (a leaf that needs no saved registers, so the
- * compiler makes it a tail call where it can), and an out-of-line slow path
- * for everything that records.  The fast path serves the hot case of every
+ * only calls the original (the countdown is taken before the call, so the
+ * call is a tail call and the fast path saves no register), and out-of-line
+ * paths for everything that records.  A sample point reached by a request
+ * that then fails is simply not recorded: failures are rare and the next
+ * draw starts afresh, so the estimate stays unbiased for the requests that
+ * succeed.  The fast path serves the hot case of every
  * Python object in sampling mode: a small request served from a pymalloc
  * pool without reaching malloc (new arenas go through the wrapped arena
  * allocator, which guards itself), so no guard is needed around it, and an
@@ -201,18 +204,27 @@ pymem_malloc_slow(struct pymem_domain *d, size_t size)
 	return p;
 }
 
+/* malloc at a sample point of the fast path: the original, then the record. */
+static void * AGENT_COLD
+pymem_malloc_sampled(struct pymem_domain *d, size_t size)
+{
+	void	*p = d->orig.malloc(d->orig.ctx, size);
+
+	if (p != NULL)
+		pymem_sample_slow(p, size, d->allocator);
+	return p;
+}
+
 /* PYMEM_DOMAIN_MEM/OBJ malloc. */
 static void *
 pymem_wrap_malloc(void *ctx, size_t size)
 {
 	struct pymem_domain	*d = ctx;
-	void			*p;
 
 	if (pymem_fast(size)) {
-		p = d->orig.malloc(d->orig.ctx, size);
-		if (AGENT_UNLIKELY(p != NULL && agent_sample_due(size)))
-			pymem_sample_slow(p, size, d->allocator);
-		return p;
+		if (AGENT_LIKELY(!agent_sample_due(size)))
+			return d->orig.malloc(d->orig.ctx, size);
+		return pymem_malloc_sampled(d, size);
 	}
 	return pymem_malloc_slow(d, size);
 }
@@ -235,19 +247,28 @@ pymem_calloc_slow(struct pymem_domain *d, size_t nelem, size_t elsize)
 	return p;
 }
 
+/* calloc at a sample point of the fast path. */
+static void * AGENT_COLD
+pymem_calloc_sampled(struct pymem_domain *d, size_t nelem, size_t elsize)
+{
+	void	*p = d->orig.calloc(d->orig.ctx, nelem, elsize);
+
+	if (p != NULL)
+		pymem_sample_slow(p, nelem * elsize, d->allocator);
+	return p;
+}
+
 /* PYMEM_DOMAIN_MEM/OBJ calloc. */
 static void *
 pymem_wrap_calloc(void *ctx, size_t nelem, size_t elsize)
 {
 	struct pymem_domain	*d = ctx;
-	void			*p;
 	size_t			 size;
 
 	if (!__builtin_mul_overflow(nelem, elsize, &size) && pymem_fast(size)) {
-		p = d->orig.calloc(d->orig.ctx, nelem, elsize);
-		if (AGENT_UNLIKELY(p != NULL && agent_sample_due(size)))
-			pymem_sample_slow(p, size, d->allocator);
-		return p;
+		if (AGENT_LIKELY(!agent_sample_due(size)))
+			return d->orig.calloc(d->orig.ctx, nelem, elsize);
+		return pymem_calloc_sampled(d, nelem, elsize);
 	}
 	return pymem_calloc_slow(d, nelem, elsize);
 }
@@ -293,8 +314,10 @@ pymem_wrap_realloc(void *ctx, void *ptr, size_t size)
 	void			*p;
 
 	if (pymem_fast(size) && (ptr == NULL || !agent_addrset_probe((uintptr_t)ptr))) {
+		if (AGENT_LIKELY(!agent_sample_due(size)))
+			return d->orig.realloc(d->orig.ctx, ptr, size);
 		p = d->orig.realloc(d->orig.ctx, ptr, size);
-		if (AGENT_UNLIKELY(p != NULL && agent_sample_due(size)))
+		if (p != NULL)
 			pymem_sample_slow(p, size, d->allocator);
 		return p;
 	}
@@ -318,13 +341,18 @@ pymem_free_slow(struct pymem_domain *d, void *ptr)
 	agent_leave();
 }
 
-/* PYMEM_DOMAIN_MEM/OBJ free: a block that was not sampled costs one filter load. */
+/*
+ * PYMEM_DOMAIN_MEM/OBJ free: a block that was not sampled costs one filter
+ * load.  No guard test here: a free inside the agent of a block the filter
+ * clears needs nothing recorded anyway, and any other goes to the slow
+ * path, which does not record under the guard.
+ */
 static void
 pymem_wrap_free(void *ctx, void *ptr)
 {
 	struct pymem_domain	*d = ctx;
 
-	if (AGENT_LIKELY(!agent_tls.guard && agent_mode_get() == AGENT_MODE_SAMPLE &&
+	if (AGENT_LIKELY(agent_mode_get() == AGENT_MODE_SAMPLE &&
 	    !agent_addrset_probe((uintptr_t)ptr))) {
 		d->orig.free(d->orig.ctx, ptr);
 		return;

@@ -125,6 +125,25 @@ shim_init(void)
 AGENT_TLS struct agent_tls	agent_tls;
 int				agent_mode = AGENT_MODE_EXACT;
 struct agent_addrset		*agent_addrset_table;
+uint64_t			 agent_addrset_filter[(1U << AGENT_FILTER_LOG2) / 64];
+
+/* The shim records no mappings: no early pymalloc arena to forget. */
+size_t
+agent_maps_with_len(uint64_t len, uintptr_t *addrs, size_t max)
+{
+	(void)len;
+	(void)addrs;
+	(void)max;
+	return 0;
+}
+
+void
+agent_record_unmap_range(uintptr_t addr, size_t len, int nested)
+{
+	(void)addr;
+	(void)len;
+	(void)nested;
+}
 
 /* Never reached while the mode is EXACT; present for the linker. */
 void
