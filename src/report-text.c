@@ -19,7 +19,7 @@
  * native frame shows its module's file name, "(libc.so.6)", or "(native)"
  * when no module covers it.
  */
-static void
+void
 report_text_where(const struct profile *pf, const struct frame *f, char *buf, size_t len)
 {
 	const char	*file = profile_string(pf, f->file), *base;

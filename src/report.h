@@ -63,6 +63,8 @@ int		report_view_parse(const char *, enum report_view *);
 
 /* "1.5 MiB"-style sizes; buf of at least 16 bytes. */
 const char	*report_fmt_bytes(char *buf, size_t len, double bytes);
+/* A frame's place for humans: "file:line", or "(module)" for a native frame. */
+void		 report_text_where(const struct profile *, const struct frame *, char *, size_t);
 /* "12.3K"-style counts. */
 const char	*report_fmt_count(char *buf, size_t len, double n);
 /* "3.11.7" from PY_VERSION_HEX. */
