@@ -241,6 +241,7 @@ profile_add_process(struct profile *pf, uint32_t serial, const struct wire_hello
 	struct process	*p = xcalloc(1, sizeof *p);
 	size_t		 i;
 
+	p->pf = pf;
 	p->serial = serial;
 	p->pid = h->pid;
 	p->ppid = h->ppid;
@@ -310,15 +311,43 @@ profile_stack_at_peak(const struct process *p, uint32_t stack)
 	return s->peak_epoch == p->peak_epoch ? s->at_peak : s->live_bytes;
 }
 
+/*
+ * The same at the peak of all processes together.  An image that ended
+ * before that peak held nothing then: its figures stay for the leaks view,
+ * but its bytes left the sum when it ended.
+ */
+int64_t
+profile_stack_at_all_peak(const struct process *p, uint32_t stack)
+{
+	const struct stack_stats	*s;
+
+	if (stack >= p->nstats)
+		return 0;
+	if (p->all_ended && p->end_all_epoch != p->pf->peak_all_epoch)
+		return 0;
+	s = &p->stats[stack];
+	return s->all_peak_epoch == p->pf->peak_all_epoch ? s->at_all_peak : s->live_bytes;
+}
+
 /* Change a stack's live figures (and totals), keeping its value at the peak. */
 static void
 profile_change_live(struct process *p, uint32_t stack, int64_t bytes, double count)
 {
 	struct stack_stats	*s = profile_stats(p, stack);
+	struct profile		*pf = p->pf;
 
+	/*
+	 * The peak trick, twice (the process's peak, all processes' peak): a
+	 * stack's value at the latest peak is saved on its first change after
+	 * that peak, so a new peak costs one epoch increment, not a snapshot.
+	 */
 	if (s->peak_epoch != p->peak_epoch) {
 		s->at_peak = s->live_bytes;
 		s->peak_epoch = p->peak_epoch;
+	}
+	if (s->all_peak_epoch != pf->peak_all_epoch) {
+		s->at_all_peak = s->live_bytes;
+		s->all_peak_epoch = pf->peak_all_epoch;
 	}
 	/* Wrapping arithmetic: a hostile ring cannot make the controller hit UB. */
 	s->live_bytes = (int64_t)((uint64_t)s->live_bytes + (uint64_t)bytes);
@@ -327,6 +356,13 @@ profile_change_live(struct process *p, uint32_t stack, int64_t bytes, double cou
 	if (p->live_total > p->peak) {
 		p->peak = p->live_total;
 		p->peak_epoch++;
+	}
+	if (!p->all_ended) {
+		pf->live_all = (int64_t)((uint64_t)pf->live_all + (uint64_t)bytes);
+		if (pf->live_all > pf->peak_all) {
+			pf->peak_all = pf->live_all;
+			pf->peak_all_epoch++;
+		}
 	}
 }
 
@@ -771,9 +807,14 @@ void
 profile_apply_end(struct profile *pf, struct process *p, int wait_status,
     uint64_t dropped_records, uint64_t dropped_bytes)
 {
-	(void)pf;
 	if (!p->exited_code)
 		profile_snapshot_exit(p);
+	/* Its memory went back to the system: out of the all-process sum. */
+	if (!p->all_ended) {
+		pf->live_all = (int64_t)((uint64_t)pf->live_all - (uint64_t)p->live_total);
+		p->all_ended = 1;
+		p->end_all_epoch = pf->peak_all_epoch;
+	}
 	p->ended = 1;
 	p->wait_status = wait_status;
 	p->dropped_records = dropped_records;

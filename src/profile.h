@@ -59,6 +59,8 @@ struct stack_stats {
 	double		live_count;
 	int64_t		at_peak;	/* valid when peak_epoch == process's epoch, else live_bytes */
 	uint64_t	peak_epoch;
+	int64_t		at_all_peak;	/* the same at the peak of all processes together */
+	uint64_t	all_peak_epoch;
 	int64_t		at_exit;
 };
 
@@ -93,6 +95,7 @@ struct module_info {
 };
 
 struct process {
+	struct profile		*pf;		/* the model it belongs to */
 	uint32_t		 serial;	/* 1-based, order of appearance */
 	int32_t			 pid;
 	int32_t			 ppid;
@@ -136,6 +139,8 @@ struct process {
 	int64_t			 peak;
 	uint64_t		 peak_epoch;
 	int64_t			 at_exit_total;
+	int			 all_ended;	/* its bytes left the all-process sum */
+	uint64_t		 end_all_epoch;	/* the all-process epoch when it ended */
 	uint64_t		 events;
 	uint64_t		 unmatched_frees;
 
@@ -166,6 +171,9 @@ struct profile {
 
 	struct process		**procs;
 	size_t			 nprocs;
+	int64_t			 live_all;	/* live bytes of all running images together */
+	int64_t			 peak_all;	/* their highest sum, in the collector's order */
+	uint64_t		 peak_all_epoch;
 
 	char			**command;	/* argv of the profiled command */
 	size_t			 ncommand;
@@ -207,5 +215,7 @@ const struct module_info *profile_module_find(const struct process *, uint64_t a
 
 /* Bytes a stack held at its process's peak. */
 int64_t		 profile_stack_at_peak(const struct process *, uint32_t stack);
+/* Bytes a stack of this process held when all processes together peaked. */
+int64_t		 profile_stack_at_all_peak(const struct process *, uint32_t stack);
 
 #endif /* MEMPROF_PROFILE_H */

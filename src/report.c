@@ -12,18 +12,29 @@
 #include "report.h"
 
 /* The view's figure for one stack of one process. */
+/*
+ * A stack's bytes at "the peak": for one process (--pid) its own peak, for
+ * a whole capture the moment all its processes together held the most.
+ */
 static int64_t
-report_stack_value(enum report_view view, const struct process *p, uint32_t sid)
+report_stack_at_peak(const struct report *r, const struct process *p, uint32_t sid)
+{
+	return r->pid != 0 ? profile_stack_at_peak(p, sid) : profile_stack_at_all_peak(p, sid);
+}
+
+/* A stack's figure under the report's view. */
+static int64_t
+report_stack_value(const struct report *r, const struct process *p, uint32_t sid)
 {
 	const struct stack_stats	*s = &p->stats[sid];
 
-	switch (view) {
+	switch (r->view) {
 	case REPORT_VIEW_ALLOCATED:
 		return (int64_t)s->alloc_bytes;
 	case REPORT_VIEW_LIVE:
 		return s->live_bytes;
 	case REPORT_VIEW_PEAK:
-		return profile_stack_at_peak(p, sid);
+		return report_stack_at_peak(r, p, sid);
 	case REPORT_VIEW_LEAKS:
 		return p->ended || p->exited_code ? s->at_exit : s->live_bytes;
 	}
@@ -99,8 +110,8 @@ report_add_process(struct report *r, const struct process *p, struct hmap *index
 		site->allocations += s->alloc_count;
 		site->live_end += s->live_bytes;
 		site->at_exit += p->ended || p->exited_code ? s->at_exit : s->live_bytes;
-		site->at_peak += profile_stack_at_peak(p, sid);
-		value = report_stack_value(r->view, p, sid);
+		site->at_peak += report_stack_at_peak(r, p, sid);
+		value = report_stack_value(r, p, sid);
 		if (value > site->top_stack_value) {
 			site->top_stack_value = value;
 			site->top_stack = sid;
@@ -129,7 +140,8 @@ report_build(struct report *r, const struct profile *pf, int pid, enum report_vi
 		r->totals.processes++;
 		r->totals.allocated += p->allocated;
 		r->totals.allocations += p->allocations;
-		r->totals.peak += p->peak;
+		if (r->pid != 0)
+			r->totals.peak += p->peak;
 		r->totals.at_exit += p->ended || p->exited_code ? p->at_exit_total : p->live_total;
 		r->totals.live_end += p->live_total;
 		r->totals.rss_peak += p->rss_peak;
@@ -137,6 +149,8 @@ report_build(struct report *r, const struct profile *pf, int pid, enum report_vi
 		r->totals.dropped_bytes += p->dropped_bytes;
 		report_add_process(r, p, &index);
 	}
+	if (r->pid == 0)
+		r->totals.peak = pf->peak_all;
 	hmap_free(&index);
 	if (pid != 0 && r->totals.processes == 0) {
 		xasprintf(cause, "the capture has no process with pid %d", pid);

@@ -341,6 +341,49 @@ test_malformed_records(void **state)
 	profile_free(pf);
 }
 
+/*
+ * The peak of all processes together: the moment their summed live bytes
+ * were highest, each stack's share then, and an image that ended before
+ * that moment holding nothing at it (or all it held, if it ended after).
+ */
+static void
+test_all_process_peak(void **state)
+{
+	struct profile	*pf = profile_create();
+	struct process	*p1 = new_process(pf, 1, 100), *p2 = new_process(pf, 2, 200);
+	uint32_t	 s1, s2, s3, g1, g2, g3;
+
+	(void)state;
+	s1 = send_stack(pf, p1, 1, "/a.py", "one");
+	s2 = send_stack(pf, p2, 2, "/b.py", "two");
+	s3 = send_stack(pf, p2, 3, "/b.py", "three");
+	g1 = gid(p1, s1);
+	g2 = gid(p2, s2);
+	g3 = gid(p2, s3);
+	alloc(pf, p1, 0x1000, 100, s1);
+	alloc(pf, p2, 0x2000, 50, s2);		/* all: 150, a peak */
+	assert_int_equal(pf->peak_all, 150);
+	release(pf, p1, 0x1000);		/* all: 50 */
+	profile_apply_end(pf, p1, 0, 0, 0);
+	assert_int_equal(profile_stack_at_all_peak(p1, g1), 100);	/* ended after the peak */
+	alloc(pf, p2, 0x3000, 120, s3);		/* all: 170, a new peak without p1 */
+	assert_int_equal(pf->peak_all, 170);
+	assert_int_equal(profile_stack_at_all_peak(p1, g1), 0);
+	assert_int_equal(profile_stack_at_all_peak(p2, g2), 50);
+	assert_int_equal(profile_stack_at_all_peak(p2, g3), 120);
+	assert_int_equal(p1->peak, 100);
+	assert_int_equal(p2->peak, 170);
+	assert_int_equal(profile_stack_at_peak(p1, g1), 100);
+
+	/* An image that ends holding memory takes it out of the sum. */
+	alloc(pf, p2, 0x4000, 10, s2);		/* all: 180 */
+	profile_apply_end(pf, p2, 0, 0, 0);
+	assert_int_equal(pf->live_all, 0);
+	assert_int_equal(pf->peak_all, 180);
+	assert_int_equal(profile_stack_at_all_peak(p2, g2), 60);
+	profile_free(pf);
+}
+
 int
 main(void)
 {
@@ -354,6 +397,7 @@ main(void)
 		cmocka_unit_test(test_unmap_ranges),
 		cmocka_unit_test(test_reused_address_without_free),
 		cmocka_unit_test(test_malformed_records),
+		cmocka_unit_test(test_all_process_peak),
 	};
 
 	return cmocka_run_group_tests_name("profile", tests, NULL, NULL);
