@@ -4,6 +4,12 @@
  *
  * Option parsing stops at the first non-option word, so the command's own
  * options (python -X ..., --help) are never taken for memprof's.
+ *
+ * With --live the collector runs on a thread of top-live.c under the
+ * dashboard; the command's output goes to CAPTURE.log meanwhile.  Leaving
+ * it with q lets the command run on and the recording go on until it ends,
+ * as without --live; when the command ends first, the dashboard says so and
+ * keeps the last figures until q.
  */
 
 #include <errno.h>
@@ -19,6 +25,7 @@
 #include "collect.h"
 #include "launch.h"
 #include "report.h"
+#include "top-live.h"
 
 /* Default mean bytes between samples; docs/sampling.md says how it was chosen. */
 #define CMD_RUN_SAMPLE_EVERY	(64ULL * 1024)
@@ -158,6 +165,58 @@ cmd_run_loop(struct collect *co, pid_t pid)
 	return wstatus;
 }
 
+/* --live: send the command's output to CAPTURE.log; -1 (and a warning) if it cannot be. */
+static int
+cmd_run_live_output(const char *path, char **log, int saved[3])
+{
+	char	*cause = NULL;
+
+	xasprintf(log, "%s.log", path);
+	if (top_live_output_open(*log, saved, &cause) == 0)
+		return 0;
+	log_warnx("run: --live: %s; recording without the dashboard", cause);
+	free(cause);
+	free(*log);
+	*log = NULL;
+	return -1;
+}
+
+/* Follow the capture's rename with its log. */
+static void
+cmd_run_live_rename(const char *path, char **log)
+{
+	char	*to;
+
+	xasprintf(&to, "%s.log", path);
+	if (rename(*log, to) == 0) {
+		free(*log);
+		*log = to;
+	} else
+		free(to);
+}
+
+/*
+ * Collect under the dashboard, then on without it if the user left while
+ * the command still ran.  Returns the command's wait status.
+ */
+static int
+cmd_run_live(struct collect *co, pid_t pid, const char *log)
+{
+	struct top_live	*live = top_live_create(co, pid, log);
+	int		 wstatus;
+
+	if (top_live_run(live) != 0)
+		log_warnx("run: recording without the dashboard; the output goes to %s", log);
+	else if (!top_live_reaped(live))
+		log_warnx("run: dashboard closed; pid %d runs on and is still recorded "
+		    "(its output goes to %s)", (int)pid, log);
+	else
+		log_warnx("run: the program's output is in %s", log);
+	wstatus = top_live_finish(live);
+	top_live_free(live);
+	return wstatus;
+}
+
 /* Parse run's options into o; returns -1 (and prints the usage error) on a mistake. */
 static int
 cmd_run_parse(const struct cmd_entry *self, int argc, char **argv, struct cmd_run_options *o,
@@ -222,15 +281,17 @@ cmd_run_exec(const struct cmd_entry *self, int argc, char **argv)
 	struct cmd_run_options	 o;
 	struct launch_config	 cfg;
 	struct collect		 co;
-	char			*agent, *path, *final, *cause = NULL;
+	char			*agent, *path, *final, *log = NULL, *cause = NULL;
 	char			**cmd;
-	int			 rc, wstatus, lost;
+	int			 rc, wstatus, lost, saved[3];
 	pid_t			 pid;
 
 	if (cmd_run_parse(self, argc, argv, &o, &rc) != 0)
 		return rc;
-	if (o.live)
-		log_warnx("run: --live is not built yet (issue #5); recording without the dashboard");
+	if (o.live && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
+		log_warnx("run: --live needs a terminal; recording without the dashboard");
+		o.live = 0;
+	}
 	cmd = argv + optind;
 	if ((agent = agent_path_find(&cause)) == NULL) {
 		log_warnx("run: %s", cause);
@@ -252,14 +313,22 @@ cmd_run_exec(const struct cmd_entry *self, int argc, char **argv)
 	cfg.sample_every = o.sample_every;
 	cfg.native = o.native;
 	cfg.follow = o.follow;
-	if ((pid = launch_start(cmd, &cfg, &rc, &cause)) < 0) {
+	if (o.live && cmd_run_live_output(path, &log, saved) != 0)
+		o.live = 0;
+	pid = launch_start(cmd, &cfg, &rc, &cause);
+	if (o.live)
+		top_live_output_restore(saved);
+	if (pid < 0) {
 		log_warnx("run: %s", cause);
 		free(cause);
 		cause = NULL;
 		if (collect_finish(&co, &cause) != 0)
 			free(cause);
 		unlink(path);
+		if (log != NULL)
+			unlink(log);
 		profile_free(co.pf);
+		free(log);
 		free(path);
 		free(agent);
 		return rc;
@@ -269,10 +338,15 @@ cmd_run_exec(const struct cmd_entry *self, int argc, char **argv)
 	if (o.output == NULL && rename(path, final) == 0) {
 		free(path);
 		path = final;
+		if (log != NULL)
+			cmd_run_live_rename(path, &log);
 	} else
 		free(final);
 
-	wstatus = cmd_run_loop(&co, pid);
+	if (o.live)
+		wstatus = cmd_run_live(&co, pid, log);
+	else
+		wstatus = cmd_run_loop(&co, pid);
 	lost = collect_finish(&co, &cause) != 0;
 	if (lost) {
 		log_warnx("run: %s", cause);
@@ -280,6 +354,7 @@ cmd_run_exec(const struct cmd_entry *self, int argc, char **argv)
 	}
 	cmd_run_summary(co.pf, path, lost);
 	profile_free(co.pf);
+	free(log);
 	free(path);
 	free(agent);
 	return launch_exit_code(wstatus);
