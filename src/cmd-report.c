@@ -1,7 +1,7 @@
 /*
  * cmd-report.c: `memprof report [OPTIONS] CAPTURE`, turn a capture into a
- * report.  Text and JSON are built; the other formats are parsed and say
- * they are not built yet.
+ * report.  Text, JSON, collapsed (folded) stacks and speedscope are built;
+ * flamegraph, html and pprof are parsed and say they are not built yet.
  *
  * Exit status: 0 with the report (and a warning line on stderr when the
  * capture is incomplete: the recording was cut short, everything before the
@@ -27,8 +27,9 @@ const struct cmd_entry cmd_report_entry = {
 	.summary = "Turn a capture into a report (text, JSON, flamegraph, ...).",
 	.help =
 	    "Options:\n"
-	    "  -f, --format FORMAT    text, json, flamegraph, html, collapsed, pprof or\n"
-	    "                         speedscope (default text)\n"
+	    "  -f, --format FORMAT    text, json, collapsed (folded stacks for\n"
+	    "                         flamegraph.pl, inferno), speedscope (default\n"
+	    "                         text); flamegraph, html and pprof: not built yet\n"
 	    "  -v, --view VIEW        allocated, live, peak or leaks (default peak for\n"
 	    "                         flamegraph and html, allocated otherwise)\n"
 	    "  -o, --output FILE      write the report to FILE instead of stdout\n"
@@ -75,6 +76,10 @@ cmd_report_write(const struct report *r, const char *format, const char *path)
 	}
 	if (strcmp(format, "json") == 0)
 		rc = report_json(r, out);
+	else if (strcmp(format, "collapsed") == 0)
+		rc = report_collapsed(r, out);
+	else if (strcmp(format, "speedscope") == 0)
+		rc = report_speedscope(r, out);
 	else
 		rc = report_text(r, out);
 	if (fflush(out) != 0)
@@ -130,8 +135,10 @@ cmd_report_exec(const struct cmd_entry *self, int argc, char **argv)
 		return cmd_usage_error(self, "missing CAPTURE file");
 	if (optind + 1 < argc)
 		return cmd_usage_error(self, "unexpected argument '%s'", argv[optind + 1]);
-	if (strcmp(format, "text") != 0 && strcmp(format, "json") != 0) {
-		log_warnx("report: format '%s' is not built yet (issue #3); use text or json", format);
+	if (strcmp(format, "flamegraph") == 0 || strcmp(format, "html") == 0 ||
+	    strcmp(format, "pprof") == 0) {
+		log_warnx("report: format '%s' is not built yet; use text, json, collapsed or "
+		    "speedscope", format);
 		return CMD_RETURN_ERROR;
 	}
 	if (view == NULL)

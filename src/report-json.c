@@ -15,48 +15,14 @@
 #include "memprof.h"
 #include "report.h"
 
-/* Write s as a JSON string. */
-static void
-report_json_string(FILE *out, const char *s)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-
-	fputc('"', out);
-	for (; *p != '\0'; p++) {
-		switch (*p) {
-		case '"':
-			fputs("\\\"", out);
-			break;
-		case '\\':
-			fputs("\\\\", out);
-			break;
-		case '\n':
-			fputs("\\n", out);
-			break;
-		case '\t':
-			fputs("\\t", out);
-			break;
-		case '\r':
-			fputs("\\r", out);
-			break;
-		default:
-			if (*p < 0x20)
-				fprintf(out, "\\u%04x", *p);
-			else
-				fputc(*p, out);
-		}
-	}
-	fputc('"', out);
-}
-
 /* Write a frame as {"function","file","line"}. */
 static void
 report_json_frame(const struct report *r, const struct frame *f, FILE *out)
 {
 	fputs("{\"function\":", out);
-	report_json_string(out, profile_string(r->pf, f->function));
+	report_json_str(out, profile_string(r->pf, f->function));
 	fputs(",\"file\":", out);
-	report_json_string(out, profile_string(r->pf, f->file));
+	report_json_str(out, profile_string(r->pf, f->file));
 	fprintf(out, ",\"line\":%d%s}", f->line, f->native ? ",\"native\":true" : "");
 }
 
@@ -74,10 +40,10 @@ report_json_processes(const struct report *r, FILE *out)
 		if (!report_selects(r, p))
 			continue;
 		fprintf(out, "%s{\"pid\":%d,\"ppid\":%d,\"exe\":", n++ ? "," : "", p->pid, p->ppid);
-		report_json_string(out, p->exe);
+		report_json_str(out, p->exe);
 		fputs(",\"python\":", out);
 		if (p->python_hex != 0)
-			report_json_string(out, report_fmt_python(v, sizeof v, p->python_hex));
+			report_json_str(out, report_fmt_python(v, sizeof v, p->python_hex));
 		else
 			fputs("null", out);
 		fprintf(out, ",\"allocated_bytes\":%" PRIu64 ",\"peak_bytes\":%" PRId64
@@ -109,9 +75,9 @@ report_json_site(const struct report *r, const struct report_site *s, FILE *out)
 	uint32_t		 i;
 
 	fputs("{\"function\":", out);
-	report_json_string(out, profile_string(r->pf, f->function));
+	report_json_str(out, profile_string(r->pf, f->function));
 	fputs(",\"file\":", out);
-	report_json_string(out, profile_string(r->pf, f->file));
+	report_json_str(out, profile_string(r->pf, f->file));
 	/* A native site (no Python frame in its stacks) says so, as its frames do. */
 	fprintf(out, ",\"line\":%d%s,\"allocated_bytes\":%" PRIu64 ",\"allocations\":%.0f"
 	    ",\"live_bytes_at_exit\":%" PRId64 ",\"bytes_at_peak\":%" PRId64
@@ -137,7 +103,7 @@ report_json(const struct report *r, FILE *out)
 	for (i = 0; i < r->pf->ncommand; i++) {
 		if (i > 0)
 			fputc(',', out);
-		report_json_string(out, r->pf->command[i]);
+		report_json_str(out, r->pf->command[i]);
 	}
 	fprintf(out, "],\"view\":\"%s\",\"exact\":%s,\"sample_every\":%" PRIu64 ",",
 	    report_view_name(r->view), r->pf->sample_every == 0 ? "true" : "false",

@@ -23,7 +23,7 @@ report_stack_at_peak(const struct report *r, const struct process *p, uint32_t s
 }
 
 /* A stack's figure under the report's view. */
-static int64_t
+int64_t
 report_stack_value(const struct report *r, const struct process *p, uint32_t sid)
 {
 	const struct stack_stats	*s = &p->stats[sid];
@@ -56,6 +56,40 @@ report_site_value(const struct report *r, const struct report_site *s)
 		return s->at_exit;
 	}
 	return 0;
+}
+
+/* Write s as a JSON string. */
+void
+report_json_str(FILE *out, const char *s)
+{
+	const unsigned char	*p = (const unsigned char *)s;
+
+	fputc('"', out);
+	for (; *p != '\0'; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", out);
+			break;
+		case '\\':
+			fputs("\\\\", out);
+			break;
+		case '\n':
+			fputs("\\n", out);
+			break;
+		case '\t':
+			fputs("\\t", out);
+			break;
+		case '\r':
+			fputs("\\r", out);
+			break;
+		default:
+			if (*p < 0x20)
+				fprintf(out, "\\u%04x", *p);
+			else
+				fputc(*p, out);
+		}
+	}
+	fputc('"', out);
 }
 
 /* 1 if the report covers this process. */

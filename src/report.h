@@ -58,6 +58,10 @@ int		report_build(struct report *, const struct profile *, int pid,
 void		report_free(struct report *);
 int		report_selects(const struct report *, const struct process *);
 int64_t		report_site_value(const struct report *, const struct report_site *);
+/* A stack's figure in one process under the report's view. */
+int64_t		report_stack_value(const struct report *, const struct process *, uint32_t stack);
+/* Write s as a JSON string, quotes included. */
+void		report_json_str(FILE *, const char *);
 const char	*report_view_name(enum report_view);
 int		report_view_parse(const char *, enum report_view *);
 
@@ -73,5 +77,7 @@ const char	*report_fmt_python(char *buf, size_t len, uint32_t hex);
 /* Formats. */
 int		report_text(const struct report *, FILE *);
 int		report_json(const struct report *, FILE *);
+int		report_collapsed(const struct report *, FILE *);
+int		report_speedscope(const struct report *, FILE *);
 
 #endif /* MEMPROF_REPORT_H */

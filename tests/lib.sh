@@ -92,6 +92,20 @@ t_each_python() {
     echo "interpreters tested: $_ran"
 }
 
+# t_wait_for SECONDS CMD...: run CMD every 0.05 s until it succeeds or
+# SECONDS pass (a poll with a deadline, not a sleep standing in for an
+# event); the status of the last try.
+t_wait_for() {
+    _tw_n=$(( $1 * 20 ))
+    shift
+    while [ "$_tw_n" -gt 0 ]; do
+        "$@" && return 0
+        _tw_n=$((_tw_n - 1))
+        sleep 0.05
+    done
+    "$@"
+}
+
 # t_done: print the counts and exit with the protocol's status.
 t_done() {
     echo "$T_PASSED passed, $T_FAILED failed"

@@ -1,0 +1,91 @@
+#!/bin/sh
+# report-formats.sh: the folded-stack (collapsed) and speedscope reports of a
+# real capture hold the known site with its Python frame, add up to the JSON
+# report's totals under each view, keep the processes of a multi-process
+# capture apart, and the formats not built yet say so in one line.
+
+. "$(dirname "$0")/lib.sh"
+
+PY=$(python3 -c 'import sys; print(sys.executable)' 2>/dev/null) || t_skip "python3 not installed"
+PROG="$MEMPROF_SRCDIR/tests/py/two_sites.py"
+cd "$T_TMP" || exit 99
+
+t_run "$MEMPROF" run --exact -o one.mprof "$PY" "$PROG"
+t_expect_rc "a one-process capture is recorded" 0
+t_run "$MEMPROF" run --exact -o two.mprof "$PY" "$PROG" fork
+t_expect_rc "a two-process capture is recorded" 0
+
+# total CAPTURE VIEW: the JSON report's total for the view.
+total() {
+    "$MEMPROF" report -f json -v "$2" "$1" | python3 -c '
+import json, sys
+t = json.load(sys.stdin)["totals"]
+key = {"allocated": "allocated_bytes", "peak": "peak_bytes", "leaks": "live_bytes_at_exit",
+       "live": "live_bytes_at_end"}[sys.argv[1]]
+print(t[key])' "$2"
+}
+
+for cap in one two; do
+    for view in allocated peak leaks; do
+        "$MEMPROF" report -f collapsed -v $view -o $cap.$view.folded $cap.mprof 2>err
+        if [ $? -ne 0 ]; then
+            t_fail "collapsed $cap $view" "$(cat err)"
+            continue
+        fi
+        bad=$(grep -cvE '^[^ ].* [0-9]+$' $cap.$view.folded)
+        sum=$(awk '{s += $NF} END {printf "%.0f", s}' $cap.$view.folded)
+        want=$(total $cap.mprof $view)
+        if [ "$bad" -eq 0 ] && [ "$sum" = "$want" ]; then
+            t_ok "collapsed $cap-process $view: lines add up to the JSON total ($sum)"
+        else
+            t_fail "collapsed $cap $view" "$bad malformed lines, sum $sum, JSON total $want"
+        fi
+    done
+done
+
+line=$(grep -n 'return bytearray(n)' "$PROG" | cut -d: -f1)
+if grep -q "make_blob ($PROG:$line) [0-9]*$" one.allocated.folded; then
+    t_ok "the known site is the leaf of its stacks, with its file and line"
+else
+    t_fail "known site in collapsed" "$(sort -t' ' -k2 -n one.allocated.folded | tail -2)"
+fi
+if grep -q "^python3[.0-9]* \[[0-9]*\];" two.allocated.folded &&
+    [ "$(sed 's/;.*//' two.allocated.folded | sort -u | wc -l)" -ge 2 ]; then
+    t_ok "a multi-process capture starts each stack with its process"
+else
+    t_fail "process root frames" "$(sed 's/;.*//' two.allocated.folded | sort -u | head -3)"
+fi
+
+for view in allocated peak; do
+    "$MEMPROF" report -f speedscope -v $view -o two.$view.speedscope.json two.mprof
+    if python3 - two.$view.speedscope.json "$(total two.mprof $view)" "$PROG" "$line" <<'PYEOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+want, prog, line = int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+assert d["$schema"] == "https://www.speedscope.app/file-format-schema.json"
+frames = d["shared"]["frames"]
+total = 0
+for p in d["profiles"]:
+    assert p["type"] == "sampled" and p["unit"] == "bytes"
+    assert len(p["samples"]) == len(p["weights"])
+    assert all(0 <= i < len(frames) for s in p["samples"] for i in s)
+    assert p["endValue"] == sum(p["weights"])
+    total += sum(p["weights"])
+assert total == want, (total, want)
+assert len(d["profiles"]) >= 2, len(d["profiles"])
+assert any(f["name"] == "make_blob" and f.get("file") == prog and f.get("line") == line
+           for f in frames)
+PYEOF
+    then
+        t_ok "speedscope $view: valid, one profile per process, weights add up to the total"
+    else
+        t_fail "speedscope $view" "see above"
+    fi
+done
+
+for f in flamegraph html pprof; do
+    t_run "$MEMPROF" report -f $f one.mprof
+    t_expect_rc "$f: not built yet, exit 1" 1
+    t_expect_lines "$f: one line" err 1
+done
+t_done
