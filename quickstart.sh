@@ -12,7 +12,7 @@ mode=${1:-demo}
 # Debian packages needed to build and to test for real.
 PKGS_BUILD="build-essential autoconf automake libtool pkg-config libproc2-dev
 libcgroup-dev libncurses-dev zlib1g-dev libzstd-dev libcmocka-dev"
-PKGS_TEST="python3 clang tmux procps docker.io busybox-static systemd"
+PKGS_TEST="python3 clang tmux procps docker.io busybox-static systemd strace libcap2-bin file"
 
 # install_packages PKG...: apt-get the packages that are not installed yet.
 install_packages() {

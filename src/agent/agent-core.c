@@ -48,6 +48,7 @@
 #include <unistd.h>
 
 #include "agent-core.h"
+#include "agent-attach.h"
 
 /* Ring sizes accepted from MEMPROF_RING_SIZE: 64 KiB (room for a big CODE record) to 1 GiB. */
 #define CORE_RING_MIN		(64ULL << 10)
@@ -73,6 +74,8 @@ static struct {
 	int			 threads_lock;
 	struct agent_thread	*threads_all;
 	struct agent_thread	*threads_pool;
+	uint32_t		 hello_flags;	/* WIRE_HELLO_ATTACHED in attach mode */
+	int			 attach_ready;	/* attach's one-time setup is done */
 } core = { .sock = -1 };
 
 static void	core_thread_exit(void *);
@@ -283,6 +286,7 @@ core_send_hello(int sock, int memfd, pid_t ppid)
 		hello.flags |= WIRE_HELLO_EXACT;
 	if (agent_config.native)
 		hello.flags |= WIRE_HELLO_NATIVE;
+	hello.flags |= core.hello_flags;
 	hello.pid = getpid();
 	hello.ppid = ppid;
 	hello.sample_every = agent_config.sample_every;
@@ -600,3 +604,62 @@ agent_leave(void)
 	agent_tls.guard = 0;
 }
 
+/*
+ * Attach mode (agent-attach.c).  The library was dlopen'd into a running
+ * process, so the constructor found no configuration and did none of the
+ * setup; an earlier attach session may have left its ids, recorded
+ * addresses and mappings behind.  Both are done here, with recording off.
+ */
+int
+agent_core_attach(const char *socket, const struct agent_config *cfg)
+{
+	struct agent_thread	*th;
+	size_t			 n = strlen(socket);
+	int			 rc;
+
+	if (n < 2 || n >= sizeof core.socket_name || agent_mode_get() != AGENT_MODE_OFF)
+		return -1;
+	agent_tls.guard++;
+	memcpy(core.socket_name, socket, n + 1);
+	agent_config = *cfg;
+	core.hello_flags = WIRE_HELLO_ATTACHED;
+	if (!core.attach_ready) {
+		agent_stack_init();
+		if (!core.key_ok)
+			core.key_ok = pthread_key_create(&core.key, core_thread_exit) == 0;
+		pthread_atfork(core_fork_prepare, core_fork_parent, core_fork_child);
+		core.attach_ready = 1;
+	}
+	agent_ring_destroy();
+	core_sock_close();
+	agent_addrset_fork_child();
+	agent_maps_fork_child();
+	agent_lock(&core.threads_lock);
+	for (th = core.threads_all; th != NULL; th = th->all_next)
+		agent_stack_reset(th);
+	agent_unlock(&core.threads_lock);
+	rc = core_session_start(getppid());
+	/* A new session: the interpreter is announced again, the exit is not sent yet. */
+	if (rc == 0)
+		agent_record_fork_child(1);
+	agent_tls.bytes_left = 0;
+	agent_tls.guard--;
+	return rc == 0 ? core.sock : -1;
+}
+
+/*
+ * End an attach session.  Threads that read the mode just before it went
+ * off may still be writing a record: the ring stays mapped 50 ms more.
+ */
+void
+agent_core_detach(void)
+{
+	struct timespec	ts = { 0, 50 * 1000000L };
+
+	agent_tls.guard++;
+	agent_core_stop(WIRE_STATE_DETACHED);
+	nanosleep(&ts, NULL);
+	agent_ring_destroy();
+	core_sock_close();
+	agent_tls.guard--;
+}

@@ -18,6 +18,9 @@
  *                  thread's frames without the GIL, describing code objects
  *  agent-pymem.c   wrapping Python's allocator domains and marking the end of
  *                  the program's own code (atexit), run with the GIL held
+ *  agent-attach.c  attach mode: the entry point memprof calls after
+ *                  injecting the agent, the watcher thread that detaches
+ *  agent-got.c     attach mode: patching modules' GOT slots to the hooks
  *
  * Rules for every file here: no stdio, no exit/abort, no allocation through
  * malloc (use mmap), no lock that a hook can deadlock on, errno preserved by
