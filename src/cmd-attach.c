@@ -34,6 +34,7 @@
 #include "inject.h"
 #include "monitor.h"
 #include "report.h"
+#include "top-live.h"
 
 /* Default mean bytes between samples: run's (docs/sampling.md). */
 #define CMD_ATTACH_SAMPLE_EVERY	(64ULL * 1024)
@@ -54,6 +55,7 @@ struct cmd_attach_options {
 };
 
 static int	cmd_attach_exec(const struct cmd_entry *, int, char **);
+static int	cmd_attach_live(struct collect *, pid_t);
 
 const struct cmd_entry cmd_attach_entry = {
 	.name = "attach",
@@ -64,7 +66,7 @@ const struct cmd_entry cmd_attach_entry = {
 	    "  -p, --pid PID           process to profile (required)\n"
 	    "  -o, --output FILE       capture file (default memprof-PROG.PID.mprof)\n"
 	    "      --duration SECONDS  detach after this long (default: on Ctrl-C)\n"
-	    "      --live              open the dashboard on the process\n"
+	    "      --live              open the dashboard on the process; q detaches\n"
 	    "      --sample-every SIZE mean bytes between samples (default 64K)\n"
 	    "      --exact             record every allocation\n"
 	    "      --native            record native frames as well as Python frames\n"
@@ -341,7 +343,7 @@ cmd_attach_loop(struct collect *co, const struct cmd_attach_options *o, uint64_t
 		collect_step(co, 10);
 	if (!cmd_attach_greeted(co))
 		log_warnx("attach: the agent did not connect; detaching");
-	else {
+	else if (!o->live || cmd_attach_live(co, o->pid) != 0) {
 		while (!cmd_attach_stop && (end == 0 || collect_now_ns() < end) &&
 		    channel_open_count(&co->chan) > 0)
 			collect_step(co, 20);
@@ -360,6 +362,29 @@ cmd_attach_loop(struct collect *co, const struct cmd_attach_options *o, uint64_t
 	return cmd_attach_greeted(co) ? 0 : -1;
 }
 
+/*
+ * Record under the dashboard (--live) until the user quits it or the
+ * process ends or detaches; 0, or -1 if the dashboard could not open (the
+ * caller records without it).
+ */
+static int
+cmd_attach_live(struct collect *co, pid_t pid)
+{
+	struct top_live	*live;
+	int		 rc;
+
+	if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+		log_warnx("attach: --live needs a terminal; recording without the dashboard");
+		return -1;
+	}
+	live = top_live_create(co, pid, NULL);
+	top_live_set_attached(live);
+	rc = top_live_run(live);
+	top_live_stop(live);
+	top_live_free(live);
+	return rc;
+}
+
 /* Attach, record, detach, summarize. */
 static int
 cmd_attach_exec(const struct cmd_entry *self, int argc, char **argv)
@@ -376,9 +401,6 @@ cmd_attach_exec(const struct cmd_entry *self, int argc, char **argv)
 
 	if (cmd_attach_parse(self, argc, argv, &o, &rc) != 0)
 		return rc;
-	if (o.live)
-		log_warnx("attach: --live is not built yet (issue #5); recording without the "
-		    "dashboard");
 	if (inject_preflight(o.pid, &t, &cause) != 0) {
 		log_warnx("attach: %s", cause);
 		free(cause);

@@ -268,7 +268,12 @@ top_live_check_end(struct top_live *l)
 	pid_t		w;
 
 	if (!l->reaped) {
-		w = waitpid(l->pid, &l->wstatus, WNOHANG);
+		/* An attached process is not ours to wait for: it ended when it is gone or detached. */
+		if (l->attached)
+			w = channel_open_count(&l->co->chan) == 0 ||
+			    (kill(l->pid, 0) == -1 && errno == ESRCH) ? l->pid : 0;
+		else
+			w = waitpid(l->pid, &l->wstatus, WNOHANG);
 		if (w == l->pid || (w < 0 && errno == ECHILD)) {
 			__atomic_store_n(&l->reaped, 1, __ATOMIC_RELEASE);
 			l->ended_ns = now;
@@ -381,6 +386,34 @@ top_live_finish(struct top_live *l)
 	close(l->pipe[1]);
 	l->pipe[0] = l->pipe[1] = -1;
 	return l->wstatus;
+}
+
+/*
+ * Attach mode: the process is not a child (never waited for), and the
+ * caller stops recording with top_live_stop when the dashboard closes, to
+ * detach, instead of recording on to the end.
+ */
+void
+top_live_set_attached(struct top_live *l)
+{
+	l->attached = 1;
+	l->view.attached = 1;
+}
+
+/* Stop the collector's thread now, wherever the recording is; the model is the caller's again. */
+void
+top_live_stop(struct top_live *l)
+{
+	if (!l->running)
+		return;
+	pthread_mutex_lock(&l->lock);
+	l->stop = 1;
+	pthread_mutex_unlock(&l->lock);
+	pthread_join(l->thread, NULL);
+	l->running = 0;
+	close(l->pipe[0]);
+	close(l->pipe[1]);
+	l->pipe[0] = l->pipe[1] = -1;
 }
 
 /* Sort the sites by the table's column, keeping the selection on its site. */

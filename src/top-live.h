@@ -31,6 +31,8 @@ int		 top_live_output_open(const char *, int[3], char **);
 void		 top_live_output_restore(int[3]);
 int		 top_live_reaped(struct top_live *);
 int		 top_live_finish(struct top_live *);
+void		 top_live_set_attached(struct top_live *);
+void		 top_live_stop(struct top_live *);
 
 /* For top.c's loop. */
 int		 top_live_wait(struct top_live *, int, int);
@@ -71,6 +73,7 @@ struct top_live_view {
 	int			 reaped;
 	int			 finished;
 	int			 wstatus;
+	int			 attached;	/* attach mode: no wait status, just "ended" */
 	uint64_t		 seconds;
 	uint64_t		 rss;
 	uint64_t		 rss_max;
@@ -92,6 +95,7 @@ struct top_live_view {
 struct top_live {
 	struct collect		*co;
 	pid_t			 pid;
+	int			 attached;	/* not our child: `memprof attach --live` */
 	char			*cgroup;	/* the command's cgroup path */
 
 	/* The collector thread; under lock: everything it writes. */

@@ -78,7 +78,8 @@ static const char *const top_help_lines[] = {
 	"s Enter\t(run --live) order sites by live bytes, rate, allocated,",
 	"\tcount; Enter shows a site's Python stacks",
 	"? F1 h\tthis help",
-	"q F10\tquit (run --live: leave the dashboard, keep recording)",
+	"q F10\tquit (run --live: leave the dashboard, keep recording;",
+	"\tattach --live: detach and leave the process running)",
 	"",
 	"Columns: memory is docker's working set (usage - inactive file);",
 	"LIMIT and MEM % are docker's (the cgroup's own limit; a tighter",
@@ -319,7 +320,8 @@ top_draw_title(struct top *t, int y)
 
 	strftime(when, sizeof when, "%H:%M:%S", localtime_r(&now, &tm));
 	ui_fill(y, 0, -1, UI_TITLE);
-	n = snprintf(buf, sizeof buf, " memprof %s  %s", t->live ? "run --live" : "top", when);
+	n = snprintf(buf, sizeof buf, " memprof %s  %s", t->live == NULL ? "top" :
+	    t->live->attached ? "attach --live" : "run --live", when);
 	if (t->snap != NULL)
 		snprintf(buf + n, sizeof buf - (size_t)n, "  cgroup %s  %zu %s%s%s", t->snap->layout,
 		    t->order.n, t->opt->all ? "cgroup" : "container", t->order.n == 1 ? "" : "s",
@@ -516,8 +518,8 @@ top_draw(struct top *t)
 	top_draw_body(t, y, lines - 1 - y);
 	top_draw_footer(t, lines - 1);
 	if (t->help)
-		ui_help_draw(top_help_lines, t->live ? "memprof run --live: keys" :
-		    "memprof top: keys");
+		ui_help_draw(top_help_lines, t->live == NULL ? "memprof top: keys" :
+		    t->live->attached ? "memprof attach --live: keys" : "memprof run --live: keys");
 	ui_flush();
 }
 

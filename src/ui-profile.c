@@ -47,8 +47,11 @@ ui_profile_status(const struct top_live *l, int y)
 	int				 x;
 
 	if (!v->reaped)
-		snprintf(st, sizeof st, "running %llu:%02llu", (unsigned long long)v->seconds / 60,
-		    (unsigned long long)v->seconds % 60);
+		snprintf(st, sizeof st, "%s %llu:%02llu", v->attached ? "attached" : "running",
+		    (unsigned long long)v->seconds / 60, (unsigned long long)v->seconds % 60);
+	else if (v->attached)
+		snprintf(st, sizeof st, "ENDED or DETACHED after %llus%s",
+		    (unsigned long long)v->seconds, end);
 	else if (WIFSIGNALED(v->wstatus))
 		snprintf(st, sizeof st, "KILLED by signal %d after %llus%s", WTERMSIG(v->wstatus),
 		    (unsigned long long)v->seconds, end);
@@ -56,7 +59,9 @@ ui_profile_status(const struct top_live *l, int y)
 		snprintf(st, sizeof st, "EXITED with status %d after %llus%s",
 		    WIFEXITED(v->wstatus) ? WEXITSTATUS(v->wstatus) : -1,
 		    (unsigned long long)v->seconds, end);
-	if (v->reaped)
+	if (v->reaped && v->attached)
+		role = UI_CRIT;
+	else if (v->reaped)
 		role = WIFEXITED(v->wstatus) && WEXITSTATUS(v->wstatus) == 0 ? UI_GOOD : UI_CRIT;
 	snprintf(buf, sizeof buf, " PID %d %s  %s  ", (int)l->pid, v->prog, st);
 	ui_fill(y, 0, -1, UI_HEADER);

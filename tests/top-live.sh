@@ -9,6 +9,8 @@
 # ends, its exit status with the last figures kept until q, and memprof's
 # exit status must be the program's.  Second run: q while the program
 # runs leaves the dashboard, the program runs on, the capture goes on.
+# Then `memprof attach --live` on a program already running: the pane shows
+# it attached, q detaches, and the program runs on and ends normally.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -18,7 +20,7 @@ PY=$(command -v python3) || t_skip "needs python3"
 SOCK=memprof-top-live-$$
 TM="tmux -L $SOCK -f /dev/null"
 cleanup() {
-    touch "$T_TMP/stopA" "$T_TMP/stopB" "$T_TMP/stopC" 2>/dev/null
+    touch "$T_TMP/stopA" "$T_TMP/stopB" "$T_TMP/stopC" "$T_TMP/stopE" 2>/dev/null
     $TM kill-server 2>/dev/null
     rm -rf "$T_TMP"
 }
@@ -158,6 +160,28 @@ $TM send-keys -t live q
 check "--exact flood: q leaves the dashboard" 'dashboard closed; pid [0-9]+ runs on'
 touch stopC
 check "--exact flood: memprof ends with the program" '^EXIT=0$'
+
+# --- E: attach --live on a running program; q detaches, it runs on --------
+"$PY" prog.py "$T_TMP/stopE" > E.out 2>&1 &
+tpid=$!
+t_wait_for 20 grep -q holding E.out || t_fail "attach target" "did not start: $(cat E.out)"
+$TM kill-session -t live 2>/dev/null
+$TM new-session -d -s live -x 120 -y 36 -c "$T_TMP" \
+    "env TERM=screen LC_ALL=C MEMPROF_AGENT=$MEMPROF_AGENT $MEMPROF attach --live --pid $tpid -o E.mprof; echo EXIT=\$?; sleep 600"
+check "attach --live: the dashboard opens on the attached process" '^ memprof attach --live .*|^ PID [0-9]+ .* attached [0-9]+:'
+check "attach --live: it says attached" '^ PID [0-9]+ .* +attached [0-9]+:[0-9]+ '
+$TM send-keys -t live s
+check_first "attach --live: churn is the top site by allocation rate" ' churn.* +.*prog\.py:11$'
+$TM send-keys -t live q
+check "attach --live: q detaches and memprof ends" '^EXIT=0$'
+check "attach --live: with the usual summary" '^memprof: capture E\.mprof'
+if kill -0 "$tpid" 2>/dev/null; then t_ok "attach --live: the process runs on after the detach"; else
+    t_fail "attach --live: process" "gone after the detach"; fi
+touch stopE
+wait "$tpid"
+rc=$?
+if [ $rc -eq 3 ] && grep -q '^finished work$' E.out; then t_ok "attach --live: it ends normally later (status 3)"; else
+    t_fail "attach --live: end" "status $rc: $(tail -2 E.out)"; fi
 
 # --- no terminal: --live says so and records as without it ---------------
 t_run "$MEMPROF" run --live -o D.mprof "$PY" -c 'print("hi")'
