@@ -186,8 +186,8 @@ channel_accept(struct channel *ch)
 }
 
 /*
- * Read the published records of one ring, zero them and release the space.
- * Returns the number of records read.
+ * Read the published records of one ring (up to CHANNEL_DRAIN_MAX), zero
+ * them and release the space.  Returns the number of records read.
  */
 static size_t
 channel_drain(struct channel_conn *c, const struct channel_events *ev)
@@ -224,6 +224,8 @@ channel_drain(struct channel_conn *c, const struct channel_events *ev)
 		/* Release space in batches so producers waiting on a full ring move on. */
 		if ((n & 1023) == 0)
 			__atomic_store_n(&r->read_pos, pos, __ATOMIC_RELEASE);
+		if (n >= CHANNEL_DRAIN_MAX)
+			break;
 	}
 	__atomic_store_n(&r->read_pos, pos, __ATOMIC_RELEASE);
 	return n;

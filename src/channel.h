@@ -52,6 +52,13 @@ struct channel_events {
 };
 void	channel_poll(struct channel *, int timeout_ms, const struct channel_events *);
 /* Drain every ring; returns the number of records read. */
+/*
+ * At most this many records per ring per call: a target flooding its ring
+ * (--exact) must not keep one collector step going for seconds, so that the
+ * clock ticks, the other rings and the dashboard's reads come in between.
+ */
+#define CHANNEL_DRAIN_MAX	65536
+
 size_t	channel_drain_all(struct channel *, const struct channel_events *);
 /* Number of images still connected. */
 size_t	channel_open_count(const struct channel *);

@@ -226,7 +226,9 @@ collect_finish(struct collect *co, char **cause)
 	int				 rc;
 
 	channel_poll(&co->chan, 0, ev);
-	channel_drain_all(&co->chan, ev);
+	/* Until the rings are empty, or no ring was capped (a producer still going is not chased). */
+	while (channel_drain_all(&co->chan, ev) >= CHANNEL_DRAIN_MAX)
+		;
 	collect_tick(co, collect_now_ns());
 	for (i = 0; i < co->chan.nconns; i++) {
 		c = co->chan.conns[i];

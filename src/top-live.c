@@ -361,6 +361,17 @@ top_live_reaped(struct top_live *l)
 	return __atomic_load_n(&l->reaped, __ATOMIC_ACQUIRE);
 }
 
+/* Join the collector's thread once it was told to end, and close its pipe. */
+static void
+top_live_join(struct top_live *l)
+{
+	pthread_join(l->thread, NULL);
+	l->running = 0;
+	close(l->pipe[0]);
+	close(l->pipe[1]);
+	l->pipe[0] = l->pipe[1] = -1;
+}
+
 /*
  * After the dashboard: let the collector's thread record on until the
  * command and its followed processes are done (as `run` without --live),
@@ -380,11 +391,7 @@ top_live_finish(struct top_live *l)
 	pthread_mutex_lock(&l->lock);
 	l->detached = 1;
 	pthread_mutex_unlock(&l->lock);
-	pthread_join(l->thread, NULL);
-	l->running = 0;
-	close(l->pipe[0]);
-	close(l->pipe[1]);
-	l->pipe[0] = l->pipe[1] = -1;
+	top_live_join(l);
 	return l->wstatus;
 }
 
@@ -409,11 +416,7 @@ top_live_stop(struct top_live *l)
 	pthread_mutex_lock(&l->lock);
 	l->stop = 1;
 	pthread_mutex_unlock(&l->lock);
-	pthread_join(l->thread, NULL);
-	l->running = 0;
-	close(l->pipe[0]);
-	close(l->pipe[1]);
-	l->pipe[0] = l->pipe[1] = -1;
+	top_live_join(l);
 }
 
 /* Sort the sites by the table's column, keeping the selection on its site. */

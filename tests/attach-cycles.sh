@@ -19,14 +19,8 @@ PY=$(t_pythons | awk '$2 != "-" { p = $2 } END { print p }')
 : "${ATTACH_CYCLES:=100}"
 cd "$T_TMP" || exit 99
 
-wait_for() {
-    _i=0
-    while [ $_i -lt 400 ]; do
-        "$@" && return 0
-        _i=$((_i + 1)); sleep 0.05
-    done
-    return 1
-}
+# wait_for CMD...: poll CMD for up to 20 s (tests/lib.sh).
+wait_for() { t_wait_for 20 "$@"; }
 rss() { sed -n 's/^VmRSS:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$1/status; }
 
 timeout 900 "$PY" "$DIR/target.py" asyncio ready stop >t.out 2>t.err &

@@ -57,14 +57,8 @@ if ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
     tar -C "$r" -c . | docker import - "$IMAGE" >/dev/null || t_skip "docker import failed"
 fi
 
-wait_for() {
-    _i=0
-    while [ $_i -lt 400 ]; do
-        "$@" && return 0
-        _i=$((_i + 1)); sleep 0.05
-    done
-    return 1
-}
+# wait_for CMD...: poll CMD for up to 20 s (tests/lib.sh).
+wait_for() { t_wait_for 20 "$@"; }
 
 # check_capture NAME CAPTURE: top site is target.py's hot line, named as the container sees it.
 check_capture() {

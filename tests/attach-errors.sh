@@ -18,15 +18,8 @@ PY=/usr/bin/python3.11
 cd "$T_TMP" || exit 99
 chmod 755 "$T_TMP"
 
-# wait_for CMD...: poll CMD every 0.05 s for up to 20 s.
-wait_for() {
-    _i=0
-    while [ $_i -lt 400 ]; do
-        "$@" && return 0
-        _i=$((_i + 1)); sleep 0.05
-    done
-    return 1
-}
+# wait_for CMD...: poll CMD for up to 20 s (tests/lib.sh).
+wait_for() { t_wait_for 20 "$@"; }
 grown() { [ "$(wc -l <"$1")" -gt "$2" ]; }
 
 # start_target DIR [RUNNER...]: a Python target in sleep mode, files in DIR; sets tp and pid.

@@ -20,15 +20,8 @@ checker=$(command -v python3) || t_skip "no python3 to run the checkers"
 : "${ATTACH_MODES:=loop sleep read accept threads asyncio}"
 cd "$T_TMP" || exit 99
 
-# wait_for CMD...: poll CMD every 0.05 s for up to 20 s; status of the last try.
-wait_for() {
-    _i=0
-    while [ $_i -lt 400 ]; do
-        "$@" && return 0
-        _i=$((_i + 1)); sleep 0.05
-    done
-    return 1
-}
+# wait_for CMD...: poll CMD for up to 20 s (tests/lib.sh).
+wait_for() { t_wait_for 20 "$@"; }
 
 # grown FILE N: FILE has more than N lines.
 grown() { [ "$(wc -l <"$1")" -gt "$2" ]; }

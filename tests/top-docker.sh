@@ -125,21 +125,7 @@ if ! command -v tmux >/dev/null; then
     echo "note: no tmux, dashboard part not run"
     t_done
 fi
-screen() { $TM capture-pane -p -t top 2>/dev/null; }
-wait_for() {
-    _n=$(( ${2:-15} * 20 ))
-    while [ "$_n" -gt 0 ]; do screen | grep -Eq -- "$1" && return 0; sleep 0.05; _n=$((_n - 1)); done
-    return 1
-}
-wait_gone() {
-    _n=$(( ${2:-15} * 20 ))
-    while [ "$_n" -gt 0 ]; do screen | grep -Eq -- "$1" || return 0; sleep 0.05; _n=$((_n - 1)); done
-    return 1
-}
-check() { if wait_for "$2"; then t_ok "$1"; else t_fail "$1" "no /$2/ on screen:
-$(screen)"; fi; }
-check_gone() { if wait_gone "$2"; then t_ok "$1"; else t_fail "$1" "/$2/ still on screen:
-$(screen)"; fi; }
+. "$MEMPROF_SRCDIR/tests/lib-tmux.sh"
 
 $TM new-session -d -s top -x 120 -y 30 \
     "env TERM=screen LC_ALL=C $MEMPROF top -d 0.5 -s name -f $TAG; echo EXIT=\$?; sleep 600" ||

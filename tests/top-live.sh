@@ -49,21 +49,8 @@ print("finished work", flush=True)
 sys.exit(3)
 EOF
 
-screen() { $TM capture-pane -p -t live 2>/dev/null; }
-wait_for() {
-    _n=$(( ${2:-20} * 20 ))
-    while [ "$_n" -gt 0 ]; do screen | grep -Eq -- "$1" && return 0; sleep 0.05; _n=$((_n - 1)); done
-    return 1
-}
-wait_gone() {
-    _n=$(( ${2:-20} * 20 ))
-    while [ "$_n" -gt 0 ]; do screen | grep -Eq -- "$1" || return 0; sleep 0.05; _n=$((_n - 1)); done
-    return 1
-}
-check() { if wait_for "$2"; then t_ok "$1"; else t_fail "$1" "no /$2/ on screen:
-$(screen)"; fi; }
-check_gone() { if wait_gone "$2"; then t_ok "$1"; else t_fail "$1" "/$2/ still on screen:
-$(screen)"; fi; }
+TM_TARGET=live
+. "$MEMPROF_SRCDIR/tests/lib-tmux.sh"
 # first_site: the first row under the sites table's header.
 first_site() { screen | awk 'f { print; exit } /LIVE .*ALLOC\/s .*FUNCTION/ { f = 1 }'; }
 # check_first NAME REGEX: wait until the first site matches.

@@ -36,42 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# screen: the pane's text now.
-screen() { $TM capture-pane -p -t top 2>/dev/null; }
-
-# wait_for REGEX [SECONDS]: poll the screen until REGEX matches (ERE).
-wait_for() {
-    _n=$(( ${2:-10} * 20 ))
-    while [ "$_n" -gt 0 ]; do
-        screen | grep -Eq -- "$1" && return 0
-        sleep 0.05
-        _n=$((_n - 1))
-    done
-    return 1
-}
-
-# wait_gone REGEX [SECONDS]: poll until REGEX no longer matches.
-wait_gone() {
-    _n=$(( ${2:-10} * 20 ))
-    while [ "$_n" -gt 0 ]; do
-        screen | grep -Eq -- "$1" || return 0
-        sleep 0.05
-        _n=$((_n - 1))
-    done
-    return 1
-}
-
-# check NAME REGEX: the screen shows REGEX (waiting for it).
-check() {
-    if wait_for "$2"; then t_ok "$1"; else t_fail "$1" "no /$2/ on screen:
-$(screen)"; fi
-}
-
-# check_gone NAME REGEX: the screen stops showing REGEX.
-check_gone() {
-    if wait_gone "$2"; then t_ok "$1"; else t_fail "$1" "/$2/ still on screen:
-$(screen)"; fi
-}
+. "$MEMPROF_SRCDIR/tests/lib-tmux.sh"
 
 # order A B C: the rows appear in this order, top to bottom.
 order() {
