@@ -429,7 +429,12 @@ top_live_sort(struct top_live *l)
 	if (v->nsites > 1)
 		qsort_r(v->sites, v->nsites, sizeof *v->sites, top_live_site_cmp, &l->table);
 	l->table.nrows = v->nsites;
-	for (i = 0; l->sel_frame != 0 && i < v->nsites; i++) {
+	/*
+	 * The selection follows its site once the user has moved it; before
+	 * that it stays on the top row, so a site that grows past the first
+	 * one seen (start-up imports) is not scrolled out of sight.
+	 */
+	for (i = 0; l->moved && l->sel_frame != 0 && i < v->nsites; i++) {
 		if (v->sites[i].frame + 1 == l->sel_frame)
 			l->table.sel = i;
 	}
@@ -768,6 +773,7 @@ top_live_key(struct top_live *l, int key)
 		return 1;
 	}
 	if (ui_table_key(&l->table, key, l->table_h)) {
+		l->moved = 1;
 		l->sel_frame = l->table.sel < l->view.nsites ?
 		    l->view.sites[l->table.sel].frame + 1 : 0;
 		return 1;

@@ -121,6 +121,7 @@ struct top_live {
 	uint64_t		 agg_ns;
 	int			 agg_now;	/* aggregate at the next chance */
 	uint32_t		 sel_frame;	/* +1; 0 none */
+	int			 moved;		/* the user moved the selection */
 	struct ui_table		 table;
 	int			 table_h;
 	int			 focus;		/* 1: keys go to the sites */

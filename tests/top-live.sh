@@ -26,6 +26,9 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$T_TMP" || exit 99
+# A session that outlives the others: killing the last one makes the server
+# exit, and a new-session racing that exit fails ("server exited unexpectedly").
+$TM new-session -d -s keep "sleep 3600" || { echo "tmux cannot start"; exit 99; }
 
 cat > prog.py <<'EOF'
 import os, sys, time

@@ -37,6 +37,9 @@ cleanup() {
 trap cleanup EXIT
 
 . "$MEMPROF_SRCDIR/tests/lib-tmux.sh"
+# A session that outlives the others: killing the last one makes the server
+# exit, and a new-session racing that exit fails ("server exited unexpectedly").
+$TM new-session -d -s keep "sleep 3600" || { echo "tmux cannot start"; exit 99; }
 
 # order A B C: the rows appear in this order, top to bottom.
 order() {

@@ -132,23 +132,35 @@ elif MODE == "threads":
 elif MODE == "asyncio":
     import asyncio
 
+    active = [0]
+
     async def handle(reader, writer):
-        while True:
-            data = await reader.readline()
-            if not data:
-                break
-            for _ in range(10):
-                work()
-            writer.write(b"ok " + data)
-            await writer.drain()
-        writer.close()
+        active[0] += 1
+        try:
+            while True:
+                data = await reader.readline()
+                if not data:
+                    break
+                for _ in range(10):
+                    work()
+                writer.write(b"ok " + data)
+                await writer.drain()
+            writer.close()
+        finally:
+            active[0] -= 1
 
     async def main():
         srv = await asyncio.start_server(handle, "127.0.0.1", 0)
         ready(str(srv.sockets[0].getsockname()[1]))
         while not stopped():
             await asyncio.sleep(0.05)
+        # Let the client's connections end first: a handler cancelled by
+        # asyncio.run's shutdown makes 3.12 log an error on stderr.
+        deadline = asyncio.get_running_loop().time() + 10
+        while active[0] and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
         srv.close()
+        await srv.wait_closed()
 
     asyncio.run(main())
 elif MODE == "late":
