@@ -283,7 +283,6 @@ static void
 cmd_attach_summary(const struct profile *pf, const char *path, int lost, double secs)
 {
 	struct report		 r;
-	const struct frame	*f;
 	char			 a[32], b[32], *cause = NULL;
 	size_t			 i;
 
@@ -297,21 +296,10 @@ cmd_attach_summary(const struct profile *pf, const char *path, int lost, double 
 	for (i = 0; i < r.nsites && i < 5; i++) {
 		if (i == 0)
 			fprintf(stderr, "memprof: top sites by bytes allocated:\n");
-		f = &pf->frames[r.sites[i].frame];
-		if (f->native)
-			fprintf(stderr, "  %10s  %s  (native)\n",
-			    report_fmt_bytes(a, sizeof a, (double)r.sites[i].allocated),
-			    profile_string(pf, f->function));
-		else
-			fprintf(stderr, "  %10s  %s  %s:%d\n",
-			    report_fmt_bytes(a, sizeof a, (double)r.sites[i].allocated),
-			    profile_string(pf, f->function), profile_string(pf, f->file), f->line);
+		report_text_summary_site(pf, r.sites[i].frame, (int64_t)r.sites[i].allocated,
+		    stderr);
 	}
-	if (r.totals.dropped_records > 0)
-		fprintf(stderr, "memprof: warning: %llu records were dropped\n",
-		    (unsigned long long)r.totals.dropped_records);
-	fprintf(stderr, "memprof: capture %s%s; see it with: memprof report %s\n", path,
-	    lost ? " (incomplete)" : "", path);
+	report_text_summary_end(&r, path, lost, stderr);
 	report_free(&r);
 }
 

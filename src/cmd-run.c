@@ -92,9 +92,7 @@ static void
 cmd_run_summary(const struct profile *pf, const char *path, int lost)
 {
 	struct report		 r;
-	const struct frame	*f;
 	char			 a[32], b[32], c[32], procs[48] = "", *cause = NULL;
-	char			 where[256];
 	size_t			 i, npython = 0;
 
 	if (report_build(&r, pf, 0, REPORT_VIEW_PEAK, &cause) != 0) {
@@ -115,23 +113,9 @@ cmd_run_summary(const struct profile *pf, const char *path, int lost)
 			break;
 		if (i == 0)
 			fprintf(stderr, "memprof: top sites at peak:\n");
-		f = &pf->frames[r.sites[i].frame];
-		/* Python sites with their full path (terminals make it a link), native with the module. */
-		if (f->native && strncmp(profile_string(pf, f->function), "0x", 2) == 0)
-			where[0] = '\0';	/* an unnamed address already says its module */
-		else if (f->native)
-			report_text_where(pf, f, where, sizeof where);
-		else
-			snprintf(where, sizeof where, "%s:%d", profile_string(pf, f->file), f->line);
-		fprintf(stderr, "  %10s  %s  %s\n",
-		    report_fmt_bytes(a, sizeof a, (double)r.sites[i].at_peak),
-		    profile_string(pf, f->function), where);
+		report_text_summary_site(pf, r.sites[i].frame, r.sites[i].at_peak, stderr);
 	}
-	if (r.totals.dropped_records > 0)
-		fprintf(stderr, "memprof: warning: %llu records were dropped\n",
-		    (unsigned long long)r.totals.dropped_records);
-	fprintf(stderr, "memprof: capture %s%s; see it with: memprof report %s\n", path,
-	    lost ? " (incomplete)" : "", path);
+	report_text_summary_end(&r, path, lost, stderr);
 	report_free(&r);
 }
 

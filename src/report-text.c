@@ -105,6 +105,38 @@ report_text_path(const struct report *r, const struct report_site *s, FILE *out)
 		    st->nframes > REPORT_TEXT_DEPTH ? st->nframes - REPORT_TEXT_DEPTH : 0);
 }
 
+/*
+ * One line of an end-of-recording summary: bytes, function, and where:
+ * a Python site with its full path (terminals make it a link), a native one
+ * with its module, an unnamed address (which already names its module) alone.
+ */
+void
+report_text_summary_site(const struct profile *pf, uint32_t frame, int64_t bytes, FILE *out)
+{
+	const struct frame	*f = &pf->frames[frame];
+	char			 a[32], where[256];
+
+	if (f->native && strncmp(profile_string(pf, f->function), "0x", 2) == 0)
+		where[0] = '\0';
+	else if (f->native)
+		report_text_where(pf, f, where, sizeof where);
+	else
+		snprintf(where, sizeof where, "%s:%d", profile_string(pf, f->file), f->line);
+	fprintf(out, "  %10s  %s  %s\n", report_fmt_bytes(a, sizeof a, (double)bytes),
+	    profile_string(pf, f->function), where);
+}
+
+/* The end of a summary: dropped records, if any, and where the capture is. */
+void
+report_text_summary_end(const struct report *r, const char *path, int lost, FILE *out)
+{
+	if (r->totals.dropped_records > 0)
+		fprintf(out, "memprof: warning: %llu records were dropped\n",
+		    (unsigned long long)r->totals.dropped_records);
+	fprintf(out, "memprof: capture %s%s; see it with: memprof report %s\n", path,
+	    lost ? " (incomplete)" : "", path);
+}
+
 /* Write the text report. */
 int
 report_text(const struct report *r, FILE *out)

@@ -69,6 +69,9 @@ int		report_view_parse(const char *, enum report_view *);
 const char	*report_fmt_bytes(char *buf, size_t len, double bytes);
 /* A frame's place for humans: "file:line", or "(module)" for a native frame. */
 void		 report_text_where(const struct profile *, const struct frame *, char *, size_t);
+/* End-of-recording summaries (run, attach): a site line, then the closing lines. */
+void		 report_text_summary_site(const struct profile *, uint32_t frame, int64_t, FILE *);
+void		 report_text_summary_end(const struct report *, const char *path, int lost, FILE *);
 /* "12.3K"-style counts. */
 const char	*report_fmt_count(char *buf, size_t len, double n);
 /* "3.11.7" from PY_VERSION_HEX. */
