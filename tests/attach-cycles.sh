@@ -6,7 +6,8 @@
 # the threads and descriptors it had before, its resident memory has not
 # grown by more than 8 MiB since the first cycle, and it exits normally.
 # Also: Ctrl-C detaches; Python's allocator domains are wrapped while
-# attached and the interpreter's own again after the detach; a target
+# attached (free too in exact mode only) and the interpreter's own again
+# after the detach; an exact attach after sampling ones wraps free; a target
 # exiting while attached ends the recording by itself.
 # Prints the numbers measured.
 
@@ -37,8 +38,9 @@ mp=$!
 wait_for grep -qs "press Ctrl-C to detach" sigint.err
 # While attached, Python's allocator domain is the agent's wrapper...
 kill -USR1 "$pid"
-if wait_for sh -c "grep -qs memprof ready.alloc"; then
-    t_ok "attached: Python's allocator domains are wrapped ($(tail -1 ready.alloc))"
+if wait_for sh -c "grep -qs 'allocator .*memprof.* free ' ready.alloc" &&
+    tail -1 ready.alloc | grep -vq 'free .*memprof'; then
+    t_ok "attached: Python's allocator domains are wrapped, free left to pymalloc ($(tail -1 ready.alloc))"
 else
     t_fail "attached" "allocator: $(tail -1 ready.alloc 2>/dev/null)"
 fi
@@ -85,6 +87,20 @@ rssn=$(rss "$pid")
 echo "resident memory: ${rss1} KiB after cycle 1, ${rssn} KiB after cycle $ATTACH_CYCLES"
 [ $((rssn - rss1)) -le 8192 ] && t_ok "resident memory stable (+$((rssn - rss1)) KiB)" ||
     t_fail "memory" "grew by $((rssn - rss1)) KiB"
+# An exact attach after the sampling ones wraps free too: it must see every
+# free (the collector would otherwise only drop a block when its address
+# comes back, which hides the loss from the live figures).
+n=$(wc -l <ready.alloc)
+"$MEMPROF" attach --pid "$pid" --exact -o exact.mprof 2>exact.err &
+mp=$!
+wait_for grep -qs "press Ctrl-C to detach" exact.err
+kill -USR1 "$pid"
+if wait_for sh -c "[ \$(wc -l <ready.alloc) -gt $n ]" && tail -1 ready.alloc | grep -q 'free .*memprof'; then
+    t_ok "exact attach: free wrapped too ($(tail -1 ready.alloc))"
+else
+    t_fail "exact attach" "allocator: $(tail -1 ready.alloc)"
+fi
+kill -INT $mp; wait $mp
 touch stop
 wait $cp; crc=$?
 wait $tp; rc=$?

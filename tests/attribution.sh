@@ -5,14 +5,18 @@
 # transient, many small objects, in a thread, in a forked child) checked in
 # --exact mode (within 1%) and in the default sampling mode (sites of 5% or
 # more within 10%).  Prints one line per interpreter; an interpreter that is
-# not installed is listed as skipped with the reason.
+# not installed is listed as skipped with the reason.  Then the same under
+# the other allocators PYTHONMALLOC selects (libc malloc, pymalloc's and
+# malloc's debug hooks), on the newest and oldest interpreters: the agent
+# wraps each differently (agent-pymem.c).
 
 . "$(dirname "$0")/lib.sh"
 
 PY_DIR="$MEMPROF_SRCDIR/tests/py"
 checker=$(command -v python3) || t_skip "no python3 to run the checker"
 
-# check_one LABEL PYTHON VERSION: both modes on one interpreter.
+# check_one LABEL PYTHON VERSION: both modes on one interpreter (with
+# $PYTHONMALLOC as the caller set it).
 check_one() {
     label=$1; py=$2; ver=$3
     for mode in exact sampled; do
@@ -39,4 +43,16 @@ check_one() {
 }
 
 t_each_python check_one
+
+# The same under each other allocator, on the first and last interpreters
+# found (3.8's and 3.13's obmalloc differ the most).
+t_pythons | awk '$2 != "-"' > "$T_TMP/found"
+for pair in "$(head -1 "$T_TMP/found")" "$(grep -v debian "$T_TMP/found" | tail -1)"; do
+    set -- $pair
+    [ $# -eq 2 ] || continue
+    ver=$("$2" -c 'import sys; print(sys.version.split()[0])')
+    for alloc in malloc pymalloc_debug malloc_debug; do
+        PYTHONMALLOC=$alloc check_one "$1 PYTHONMALLOC=$alloc" "$2" "$ver"
+    done
+done
 t_done

@@ -17,13 +17,9 @@
  * recording, releases the ring and closes the connection, then exits.  In
  * between it re-patches when modules were loaded.  Python's allocator
  * domains are wrapped by agent-pymem.c as in run mode, from a pending
- * call.  On detach another pending call puts the interpreter's own
- * allocators back (saved by a pending call queued before recording
- * starts, so before agent-pymem.c's), if ours are still the installed
- * ones (tracemalloc started meanwhile on top of them stays untouched); the
- * next attach installs the same wrappers again.  Blocks allocated through
- * a wrapper go back to the same original allocator either way: the
- * wrappers only forward.
+ * call; on detach another pending call puts the interpreter's own
+ * allocators back, and the next attach wraps them again for its own mode
+ * (agent_pymem_detach, agent_pymem_reattach).
  *
  * Attaching again later reuses the same loaded library (dlopen of the same
  * name returns it, -z nodelete keeps it): this entry point re-initialises
@@ -137,162 +133,6 @@ attach_parse(const char *s, char *sock, size_t cap, struct agent_config *cfg)
 	return sock[0] == '\0' ? -1 : 0;
 }
 
-/* PyMemAllocatorEx and PyObjectArenaAllocator, unchanged since 3.5 and 3.4. */
-struct attach_pyalloc {
-	void	*ctx;
-	void	*fn[4];		/* malloc, calloc, realloc, free */
-};
-struct attach_pyarena {
-	void	*ctx;
-	void	*fn[2];		/* alloc, free */
-};
-
-/* PYMEM_DOMAIN_MEM and PYMEM_DOMAIN_OBJ; RAW is malloc itself, never wrapped. */
-static const int attach_domains[2] = { 1, 2 };
-
-/*
- * The interpreter's allocators as they were before the first attach
- * (pristine), and ours as agent-pymem.c installed them (wrapped), for
- * putting one or the other in place from a pending call.
- */
-static struct {
-	int			 state;		/* 0 unresolved, 1 ready, -1 no Python */
-	int			 saved;		/* pristine holds the originals */
-	int			 have_wrapped;
-	int			 (*add_pending)(int (*)(void *), void *);
-	int			 (*is_initialized)(void);
-	void			 (*get)(int, struct attach_pyalloc *);
-	void			 (*set)(int, struct attach_pyalloc *);
-	void			 (*get_arena)(struct attach_pyarena *);
-	void			 (*set_arena)(struct attach_pyarena *);
-	struct attach_pyalloc	 pristine[2], wrapped[2];
-	struct attach_pyarena	 pristine_arena, wrapped_arena;
-	uintptr_t		 self_base;
-} attach_py;
-
-/* 1 if fn is code of this library (one of agent-pymem.c's wrappers). */
-static int
-attach_py_ours(void *fn)
-{
-	Dl_info	info;
-
-	return fn != NULL && dladdr(fn, &info) != 0 &&
-	    (uintptr_t)info.dli_fbase == attach_py.self_base;
-}
-
-/* Resolve the C API once; 0, or -1 without an interpreter (nothing to do then). */
-static int
-attach_py_resolve(void)
-{
-	static const char *const names[] = {
-		"Py_AddPendingCall", "Py_IsInitialized", "PyMem_GetAllocator",
-		"PyMem_SetAllocator", "PyObject_GetArenaAllocator", "PyObject_SetArenaAllocator",
-	};
-	void	*fn[6];
-	Dl_info	 info;
-	size_t	 i;
-
-	if (attach_py.state != 0)
-		return attach_py.state > 0 ? 0 : -1;
-	attach_py.state = -1;
-	if (agent_python_detect() == 0 || dladdr((void *)attach_py_resolve, &info) == 0)
-		return -1;
-	attach_py.self_base = (uintptr_t)info.dli_fbase;
-	for (i = 0; i < 6; i++) {
-		if ((fn[i] = dlsym(RTLD_DEFAULT, names[i])) == NULL)
-			return -1;
-	}
-	memcpy(&attach_py.add_pending, &fn[0], sizeof fn[0]);
-	memcpy(&attach_py.is_initialized, &fn[1], sizeof fn[1]);
-	memcpy(&attach_py.get, &fn[2], sizeof fn[2]);
-	memcpy(&attach_py.set, &fn[3], sizeof fn[3]);
-	memcpy(&attach_py.get_arena, &fn[4], sizeof fn[4]);
-	memcpy(&attach_py.set_arena, &fn[5], sizeof fn[5]);
-	attach_py.state = 1;
-	return 0;
-}
-
-/*
- * Pending call (GIL held), queued before recording starts: remember the
- * interpreter's allocators the first time, and on later attaches put our
- * wrappers back if a detach had removed them.
- */
-static int
-attach_py_install(void *arg)
-{
-	struct attach_pyalloc	cur;
-	struct attach_pyarena	cura;
-	int			i, pristine = 1;
-
-	(void)arg;
-	if (!attach_py.saved) {
-		for (i = 0; i < 2; i++) {
-			attach_py.get(attach_domains[i], &attach_py.pristine[i]);
-			if (attach_py_ours(attach_py.pristine[i].fn[0]))
-				return 0;	/* wrapped already: no originals to learn here */
-		}
-		attach_py.get_arena(&attach_py.pristine_arena);
-		attach_py.saved = 1;
-		return 0;
-	}
-	if (!attach_py.have_wrapped)
-		return 0;
-	for (i = 0; i < 2; i++) {
-		attach_py.get(attach_domains[i], &cur);
-		pristine &= memcmp(&cur, &attach_py.pristine[i], sizeof cur) == 0;
-	}
-	if (!pristine)
-		return 0;	/* someone else's allocator now: leave it */
-	for (i = 0; i < 2; i++)
-		attach_py.set(attach_domains[i], &attach_py.wrapped[i]);
-	attach_py.get_arena(&cura);
-	if (memcmp(&cura, &attach_py.pristine_arena, sizeof cura) == 0 &&
-	    attach_py.wrapped_arena.fn[0] != NULL)
-		attach_py.set_arena(&attach_py.wrapped_arena);
-	return 0;
-}
-
-/*
- * Pending call (GIL held), queued at detach: if our wrappers are the
- * installed allocators, remember them and put the originals back, so a
- * detached process pays nothing for them.
- */
-static int
-attach_py_restore(void *arg)
-{
-	struct attach_pyalloc	cur[2];
-	struct attach_pyarena	cura;
-	int			i;
-
-	(void)arg;
-	if (!attach_py.saved)
-		return 0;
-	for (i = 0; i < 2; i++) {
-		attach_py.get(attach_domains[i], &cur[i]);
-		if (!attach_py_ours(cur[i].fn[0]))
-			return 0;	/* not ours on top (tracemalloc?): leave them */
-	}
-	for (i = 0; i < 2; i++) {
-		attach_py.wrapped[i] = cur[i];
-		attach_py.set(attach_domains[i], &attach_py.pristine[i]);
-	}
-	attach_py.get_arena(&cura);
-	if (attach_py_ours(cura.fn[0])) {
-		attach_py.wrapped_arena = cura;
-		attach_py.set_arena(&attach_py.pristine_arena);
-	}
-	attach_py.have_wrapped = 1;
-	return 0;
-}
-
-/* Queue one of the pending calls above, when there is a running interpreter. */
-static void
-attach_py_queue(int (*fn)(void *))
-{
-	if (attach_py_resolve() == 0 && attach_py.is_initialized())
-		attach_py.add_pending(fn, NULL);
-}
-
 /* 1 when the controller has gone or asked us to detach. */
 static int
 attach_should_end(void)
@@ -330,7 +170,7 @@ attach_watch(void *arg)
 	/* Slots first: from here on no new call enters a hook. */
 	agent_got_restore();
 	/* Python's own allocators back, when the main thread next runs bytecode. */
-	attach_py_queue(attach_py_restore);
+	agent_pymem_detach();
 	/* Last, the close: memprof may attach again as soon as it sees it. */
 	agent_core_detach();
 	attach.sock = -1;
@@ -412,13 +252,13 @@ memprof_agent_attach(const char *config)
 	agent_tls.guard++;
 	if (!attach.fork_ready)
 		attach.fork_ready = pthread_atfork(NULL, NULL, attach_fork_child) == 0;
-	/* Queued before recording starts, so before agent-pymem.c's own pending call. */
-	attach_py_queue(attach_py_install);
 	fd = agent_core_attach(sock, &cfg);
 	if (fd < 0) {
 		rc = ATTACH_ESESSION;
 		goto fail;
 	}
+	/* Python's domains wrapped again if an earlier session unwrapped them. */
+	agent_pymem_reattach();
 	attach.sock = fd;
 	rc = agent_got_patch();
 	if (rc < 0) {

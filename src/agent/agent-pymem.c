@@ -9,11 +9,13 @@
  * pymem_install once with Py_AddPendingCall, the one CPython entry point
  * that any thread may call without the GIL.  The main thread runs it soon
  * after, between two bytecodes, holding the GIL.  It then:
- *  - wraps PYMEM_DOMAIN_MEM and PYMEM_DOMAIN_OBJ: each wrapper takes the
- *    agent guard, calls the saved original through ctx and records the
- *    block, so what pymalloc asks of malloc underneath (its fallback for
- *    large blocks) runs under the guard and is not counted twice.  The RAW
- *    domain is malloc itself, which the hooks already see;
+ *  - wraps PYMEM_DOMAIN_MEM and PYMEM_DOMAIN_OBJ after asking which
+ *    allocator they run on: each wrapper calls the saved original and
+ *    records the block, under the agent guard whenever the original may
+ *    call malloc underneath (pymalloc's fallback for large blocks, or any
+ *    other allocator), so that nothing is counted twice; in sampling mode
+ *    free stays the interpreter's own (see the wrappers).  The RAW domain
+ *    is malloc itself, which the hooks already see;
  *  - wraps the arena allocator so that arena mmaps run under the guard and
  *    are not counted as mappings on top of the objects in them;
  *  - registers a builtin function with the atexit module.  atexit runs
@@ -87,10 +89,33 @@ struct pymem_method_def {
  */
 #define PYMEM_FINISHING_3_8	600
 
-/* One wrapped domain: the original allocator and how its blocks are tagged. */
+/*
+ * One wrapped domain: the original allocator, saved at the first install,
+ * what we installed over it, how its blocks are tagged, and the least size
+ * a sampled block is asked of the original (see the wrappers below).
+ */
 struct pymem_domain {
-	struct pymem_allocator	orig;
+	int			domain;
 	enum wire_allocator	allocator;
+	struct pymem_allocator	orig;
+	struct pymem_allocator	installed;
+	size_t			sampled_min;
+};
+
+/*
+ * A domain's two wrapper sets: the fast one over pymalloc, the guarded one
+ * over any other allocator.  ctx is filled in with the original's.
+ */
+struct pymem_wrappers {
+	struct pymem_allocator	fast;
+	struct pymem_allocator	guarded;
+};
+
+/* The interpreter's allocator at the first install (_PyMem_GetCurrentAllocatorName). */
+enum pymem_family {
+	PYMEM_PYMALLOC,		/* "pymalloc": the default */
+	PYMEM_MALLOC,		/* "malloc": PYTHONMALLOC=malloc, libc underneath */
+	PYMEM_OTHER,		/* debug hooks, mimalloc, tracemalloc, an embedder's */
 };
 
 /* The C API, resolved once with dlsym. */
@@ -114,6 +139,7 @@ struct pymem_api {
 	void			(*err_restore)(struct pymem_object *,
 				    struct pymem_object *, struct pymem_object *);
 	void			(*err_clear)(void);
+	const char		*(*allocator_name)(void);	/* may be NULL */
 	struct pymem_object	*none;
 	const char		*runtime;	/* &_PyRuntime, for 3.8 */
 	uint32_t		 hexversion;
@@ -131,13 +157,14 @@ enum pymem_state {
 static struct pymem_api			pymem_api;
 static _Atomic int			pymem_state = PYMEM_IDLE;
 static bool				pymem_resolved;
+static enum pymem_family		pymem_family = PYMEM_OTHER;
 static struct pymem_domain		pymem_mem = {
-	.allocator = WIRE_ALLOC_PYMEM
+	.domain = PYMEM_DOMAIN_MEM, .allocator = WIRE_ALLOC_PYMEM
 };
 static struct pymem_domain		pymem_obj = {
-	.allocator = WIRE_ALLOC_PYOBJECT
+	.domain = PYMEM_DOMAIN_OBJ, .allocator = WIRE_ALLOC_PYOBJECT
 };
-static struct pymem_arena_allocator	pymem_arena_orig;
+static struct pymem_arena_allocator	pymem_arena_orig, pymem_arena_installed;
 
 static struct pymem_object	*pymem_on_exit(struct pymem_object *,
 				    struct pymem_object *);
@@ -149,34 +176,96 @@ static struct pymem_method_def	pymem_exit_def = {
 };
 
 /*
- * The sampled case of the small-request fast path: record under the guard,
- * keeping errno.  Out of line so the fast path stays a few instructions.
- */
-static void __attribute__((noinline, cold))
-pymem_sample_slow(void *p, size_t size, enum wire_allocator allocator)
-{
-	int	saved = errno;
-
-	if (agent_enter()) {
-		agent_record_alloc_slow(p, size, allocator, (uintptr_t)__builtin_return_address(0));
-		agent_leave();
-	}
-	errno = saved;
-}
-
-/*
  * The wrappers are split in two: a fast path of a few instructions that
  * only calls the original (the countdown is taken before the call, so the
  * call is a tail call and the fast path saves no register), and out-of-line
  * paths for everything that records.  A sample point reached by a request
  * that then fails is simply not recorded: failures are rare and the next
  * draw starts afresh, so the estimate stays unbiased for the requests that
- * succeed.  The fast path serves the hot case of every
- * Python object in sampling mode: a small request served from a pymalloc
- * pool without reaching malloc (new arenas go through the wrapped arena
- * allocator, which guards itself), so no guard is needed around it, and an
- * unsampled one costs a TLS countdown and nothing else.
+ * succeed.  The fast path serves the hot case of every Python object in
+ * sampling mode: a small request served from a pymalloc pool without
+ * reaching malloc (new arenas go through the wrapped arena allocator, which
+ * guards itself), so no guard is needed around it, and an unsampled one
+ * costs a TLS countdown and nothing else.  It is installed only over
+ * pymalloc: any other allocator may call malloc for small requests, whose
+ * hook would count them again, so the others get the guarded slow paths.
+ *
+ * free is not wrapped at all in sampling mode over pymalloc (or over
+ * PYTHONMALLOC=malloc): the interpreter keeps its own free, and with it the
+ * fast path that a PGO build inlines into its callers behind a test that the
+ * allocator is still the default.  The blocks memprof must see leave are
+ * the sampled ones, and a sampled small request is asked of pymalloc with a
+ * size above its small-request limit, so pymalloc serves it from malloc and
+ * its free goes through PyMem_RawFree to free(), whose hook sends it.  (A
+ * sampled block is one in about 64 KiB / its size: the padding costs
+ * under 1% of memory.)  The blocks a profiler run keeps count of stay the
+ * same.  Exact mode, and any other allocator, keep the wrapped free.
  */
+
+/* Per-domain functions: the domain is a constant, so ctx passes through untouched. */
+#define PYMEM_DOMAIN_WRAPPERS(name, dom)					\
+static void *								\
+pymem_##name##_malloc(void *ctx, size_t size)				\
+{									\
+	return pymem_malloc(&dom, ctx, size);				\
+}									\
+static void *								\
+pymem_##name##_calloc(void *ctx, size_t nelem, size_t elsize)		\
+{									\
+	return pymem_calloc(&dom, ctx, nelem, elsize);			\
+}									\
+static void *								\
+pymem_##name##_realloc(void *ctx, void *ptr, size_t size)		\
+{									\
+	return pymem_realloc(&dom, ctx, ptr, size);			\
+}									\
+static void								\
+pymem_##name##_free(void *ctx, void *ptr)				\
+{									\
+	pymem_free(&dom, ctx, ptr);					\
+}									\
+static void *								\
+pymem_##name##_malloc_guarded(void *ctx, size_t size)			\
+{									\
+	(void)ctx;							\
+	return pymem_malloc_slow(&dom, size);				\
+}									\
+static void *								\
+pymem_##name##_calloc_guarded(void *ctx, size_t nelem, size_t elsize)	\
+{									\
+	(void)ctx;							\
+	return pymem_calloc_slow(&dom, nelem, elsize);			\
+}									\
+static void *								\
+pymem_##name##_realloc_guarded(void *ctx, void *ptr, size_t size)	\
+{									\
+	(void)ctx;							\
+	return pymem_realloc_slow(&dom, ptr, size);			\
+}									\
+static const struct pymem_wrappers pymem_##name##_wrappers = {		\
+	.fast = { NULL, pymem_##name##_malloc, pymem_##name##_calloc,	\
+	    pymem_##name##_realloc, pymem_##name##_free },		\
+	.guarded = { NULL, pymem_##name##_malloc_guarded,		\
+	    pymem_##name##_calloc_guarded, pymem_##name##_realloc_guarded,\
+	    pymem_##name##_free },					\
+};
+
+/*
+ * The record of a sampled small block p (NULL: the request failed), and
+ * the end of the guard its request ran under: the original may have called
+ * malloc for it (see sampled_min), whose hook must not count it again.
+ * Keeps errno.
+ */
+static void AGENT_COLD
+pymem_sample_done(void *p, size_t size, enum wire_allocator allocator, uintptr_t caller)
+{
+	int	saved = errno;
+
+	if (p != NULL)
+		agent_record_alloc_slow(p, size, allocator, caller);
+	agent_leave();
+	errno = saved;
+}
 
 /* Whether a small request can take the fast path: sampling mode, not inside the agent. */
 static inline bool
@@ -184,6 +273,13 @@ pymem_fast(size_t size)
 {
 	return AGENT_LIKELY(size <= PYMEM_SMALL_REQUEST && !agent_tls.guard &&
 	    agent_mode_get() == AGENT_MODE_SAMPLE);
+}
+
+/* The size to ask of the original for a sampled request of size bytes. */
+static inline size_t
+pymem_sampled_size(const struct pymem_domain *d, size_t size)
+{
+	return size < d->sampled_min ? d->sampled_min : size;
 }
 
 /* malloc's slow path: the original, recorded under the guard. */
@@ -208,22 +304,21 @@ pymem_malloc_slow(struct pymem_domain *d, size_t size)
 static void * AGENT_COLD
 pymem_malloc_sampled(struct pymem_domain *d, size_t size)
 {
-	void	*p = d->orig.malloc(d->orig.ctx, size);
+	void	*p;
 
-	if (p != NULL)
-		pymem_sample_slow(p, size, d->allocator);
+	if (!agent_enter())
+		return d->orig.malloc(d->orig.ctx, size);
+	p = d->orig.malloc(d->orig.ctx, pymem_sampled_size(d, size));
+	pymem_sample_done(p, size, d->allocator, (uintptr_t)__builtin_return_address(0));
 	return p;
 }
 
-/* PYMEM_DOMAIN_MEM/OBJ malloc. */
-static void *
-pymem_wrap_malloc(void *ctx, size_t size)
+static inline __attribute__((always_inline)) void *
+pymem_malloc(struct pymem_domain *d, void *ctx, size_t size)
 {
-	struct pymem_domain	*d = ctx;
-
 	if (pymem_fast(size)) {
 		if (AGENT_LIKELY(!agent_sample_due(size)))
-			return d->orig.malloc(d->orig.ctx, size);
+			return d->orig.malloc(ctx, size);
 		return pymem_malloc_sampled(d, size);
 	}
 	return pymem_malloc_slow(d, size);
@@ -247,27 +342,28 @@ pymem_calloc_slow(struct pymem_domain *d, size_t nelem, size_t elsize)
 	return p;
 }
 
-/* calloc at a sample point of the fast path. */
+/* calloc at a sample point of the fast path (nelem * elsize does not overflow). */
 static void * AGENT_COLD
 pymem_calloc_sampled(struct pymem_domain *d, size_t nelem, size_t elsize)
 {
-	void	*p = d->orig.calloc(d->orig.ctx, nelem, elsize);
+	size_t	 size = nelem * elsize;
+	void	*p;
 
-	if (p != NULL)
-		pymem_sample_slow(p, nelem * elsize, d->allocator);
+	if (!agent_enter())
+		return d->orig.calloc(d->orig.ctx, nelem, elsize);
+	p = d->orig.calloc(d->orig.ctx, 1, pymem_sampled_size(d, size));
+	pymem_sample_done(p, size, d->allocator, (uintptr_t)__builtin_return_address(0));
 	return p;
 }
 
-/* PYMEM_DOMAIN_MEM/OBJ calloc. */
-static void *
-pymem_wrap_calloc(void *ctx, size_t nelem, size_t elsize)
+static inline __attribute__((always_inline)) void *
+pymem_calloc(struct pymem_domain *d, void *ctx, size_t nelem, size_t elsize)
 {
-	struct pymem_domain	*d = ctx;
-	size_t			 size;
+	size_t	size;
 
 	if (!__builtin_mul_overflow(nelem, elsize, &size) && pymem_fast(size)) {
 		if (AGENT_LIKELY(!agent_sample_due(size)))
-			return d->orig.calloc(d->orig.ctx, nelem, elsize);
+			return d->orig.calloc(ctx, nelem, elsize);
 		return pymem_calloc_sampled(d, nelem, elsize);
 	}
 	return pymem_calloc_slow(d, nelem, elsize);
@@ -279,7 +375,9 @@ pymem_wrap_calloc(void *ctx, size_t nelem, size_t elsize)
  * as soon as it returns (wire.h: a free is reserved before the block goes
  * back to the allocator).  CPython's realloc(p, 0) returns a valid block,
  * recorded with size 0.  If the original fails the old block stays
- * allocated but untracked: its size is not known here.
+ * allocated but untracked: its size is not known here.  A block that is
+ * not pymalloc's stays outside pymalloc when resized, so a sampled block
+ * keeps being freed through free() (see above).
  */
 static void * AGENT_NOINLINE
 pymem_realloc_slow(struct pymem_domain *d, void *ptr, size_t size)
@@ -300,26 +398,32 @@ pymem_realloc_slow(struct pymem_domain *d, void *ptr, size_t size)
 	return p;
 }
 
-/*
- * PYMEM_DOMAIN_MEM/OBJ realloc.  An unsampled block resized within
- * pymalloc's range (strings being built, lists growing) has nothing to send
- * for the old block, and the new one takes the same sampling decision as a
- * malloc.  A larger size may reach malloc, which needs the guard: the slow
- * path.
- */
-static void *
-pymem_wrap_realloc(void *ctx, void *ptr, size_t size)
+/* realloc of an unrecorded block at a sample point of the fast path. */
+static void * AGENT_COLD
+pymem_realloc_sampled(struct pymem_domain *d, void *ptr, size_t size)
 {
-	struct pymem_domain	*d = ctx;
-	void			*p;
+	void	*p;
 
+	if (!agent_enter())
+		return d->orig.realloc(d->orig.ctx, ptr, size);
+	p = d->orig.realloc(d->orig.ctx, ptr, pymem_sampled_size(d, size));
+	pymem_sample_done(p, size, d->allocator, (uintptr_t)__builtin_return_address(0));
+	return p;
+}
+
+/*
+ * realloc.  An unsampled block resized within pymalloc's range (strings
+ * being built, lists growing) has nothing to send for the old block, and
+ * the new one takes the same sampling decision as a malloc.  A larger size
+ * may reach malloc, which needs the guard: the slow path.
+ */
+static inline __attribute__((always_inline)) void *
+pymem_realloc(struct pymem_domain *d, void *ctx, void *ptr, size_t size)
+{
 	if (pymem_fast(size) && (ptr == NULL || !agent_addrset_probe((uintptr_t)ptr))) {
 		if (AGENT_LIKELY(!agent_sample_due(size)))
-			return d->orig.realloc(d->orig.ctx, ptr, size);
-		p = d->orig.realloc(d->orig.ctx, ptr, size);
-		if (p != NULL)
-			pymem_sample_slow(p, size, d->allocator);
-		return p;
+			return d->orig.realloc(ctx, ptr, size);
+		return pymem_realloc_sampled(d, ptr, size);
 	}
 	return pymem_realloc_slow(d, ptr, size);
 }
@@ -342,23 +446,24 @@ pymem_free_slow(struct pymem_domain *d, void *ptr)
 }
 
 /*
- * PYMEM_DOMAIN_MEM/OBJ free: a block that was not sampled costs one filter
- * load.  No guard test here: a free inside the agent of a block the filter
- * clears needs nothing recorded anyway, and any other goes to the slow
- * path, which does not record under the guard.
+ * The wrapped free (exact mode, other allocators): a block that was not
+ * sampled costs one filter load.  No guard test here: a free inside the
+ * agent of a block the filter clears needs nothing recorded anyway, and any
+ * other goes to the slow path, which does not record under the guard.
  */
-static void
-pymem_wrap_free(void *ctx, void *ptr)
+static inline __attribute__((always_inline)) void
+pymem_free(struct pymem_domain *d, void *ctx, void *ptr)
 {
-	struct pymem_domain	*d = ctx;
-
 	if (AGENT_LIKELY(agent_mode_get() == AGENT_MODE_SAMPLE &&
 	    !agent_addrset_probe((uintptr_t)ptr))) {
-		d->orig.free(d->orig.ctx, ptr);
+		d->orig.free(ctx, ptr);
 		return;
 	}
 	pymem_free_slow(d, ptr);
 }
+
+PYMEM_DOMAIN_WRAPPERS(mem, pymem_mem)
+PYMEM_DOMAIN_WRAPPERS(obj, pymem_obj)
 
 /* pymalloc's arena mmap, run under the guard so the mmap hook skips it. */
 static void *
@@ -451,6 +556,9 @@ pymem_resolve(struct pymem_api *a)
 	sym = dlsym(RTLD_DEFAULT, a->hexversion >= 0x030d0000 ?
 	    "Py_IsFinalizing" : "_Py_IsFinalizing");
 	memcpy(&a->is_finalizing, &sym, sizeof sym);
+	/* Private but exported by every version 3.8-3.13. */
+	sym = dlsym(RTLD_DEFAULT, "_PyMem_GetCurrentAllocatorName");
+	memcpy(&a->allocator_name, &sym, sizeof sym);
 	return true;
 }
 
@@ -468,36 +576,63 @@ pymem_interpreter_running(const struct pymem_api *a)
 	return true;
 }
 
-/* Wraps one allocator domain, saving the original in d. */
-static void
-pymem_wrap_domain(int domain, struct pymem_domain *d)
+/* Which allocator the interpreter runs on, asked before anything is wrapped. */
+static enum pymem_family
+pymem_detect_family(void)
 {
-	struct pymem_allocator	wrapper = {
-		.ctx = d,
-		.malloc = pymem_wrap_malloc,
-		.calloc = pymem_wrap_calloc,
-		.realloc = pymem_wrap_realloc,
-		.free = pymem_wrap_free,
-	};
+	const char	*name = pymem_api.allocator_name != NULL ?
+	    pymem_api.allocator_name() : NULL;
 
-	pymem_api.get_allocator(domain, &d->orig);
-	pymem_api.set_allocator(domain, &wrapper);
+	if (name != NULL && strcmp(name, "pymalloc") == 0)
+		return PYMEM_PYMALLOC;
+	if (name != NULL && strcmp(name, "malloc") == 0)
+		return PYMEM_MALLOC;
+	return PYMEM_OTHER;
+}
+
+/*
+ * Wraps one domain over d->orig, for the current mode: the fast wrappers
+ * over pymalloc, the guarded ones otherwise; free left to the original
+ * when it reaches free() for every sampled block (see the wrappers).
+ */
+static void
+pymem_wrap_domain(struct pymem_domain *d, const struct pymem_wrappers *w)
+{
+	bool	own_free = agent_mode_get() == AGENT_MODE_SAMPLE &&
+	    pymem_family != PYMEM_OTHER;
+
+	d->installed = pymem_family == PYMEM_PYMALLOC ? w->fast : w->guarded;
+	d->installed.ctx = d->orig.ctx;
+	d->sampled_min = 0;
+	if (own_free) {
+		d->installed.free = d->orig.free;
+		if (pymem_family == PYMEM_PYMALLOC)
+			d->sampled_min = PYMEM_SMALL_REQUEST + 1;
+	}
+	pymem_api.set_allocator(d->domain, &d->installed);
 }
 
 /* Wraps the arena allocator, unless it has no functions (some embedders). */
 static void
 pymem_wrap_arena(void)
 {
-	struct pymem_arena_allocator	wrapper = {
+	pymem_arena_installed = (struct pymem_arena_allocator){
 		.ctx = NULL,
 		.alloc = pymem_wrap_arena_alloc,
 		.free = pymem_wrap_arena_free,
 	};
-
-	pymem_api.get_arena(&pymem_arena_orig);
 	if (pymem_arena_orig.alloc == NULL || pymem_arena_orig.free == NULL)
 		return;
-	pymem_api.set_arena(&wrapper);
+	pymem_api.set_arena(&pymem_arena_installed);
+}
+
+/* Both domains and the arena allocator, over the saved originals. */
+static void
+pymem_wrap_all(void)
+{
+	pymem_wrap_domain(&pymem_mem, &pymem_mem_wrappers);
+	pymem_wrap_domain(&pymem_obj, &pymem_obj_wrappers);
+	pymem_wrap_arena();
 }
 
 /* atexit.register(memprof_program_exit); false (no exception left) on failure. */
@@ -555,9 +690,11 @@ pymem_install(void *arg)
 
 	(void)arg;
 	pymem_api.err_fetch(&type, &value, &tb);
-	pymem_wrap_domain(PYMEM_DOMAIN_MEM, &pymem_mem);
-	pymem_wrap_domain(PYMEM_DOMAIN_OBJ, &pymem_obj);
-	pymem_wrap_arena();
+	pymem_family = pymem_detect_family();
+	pymem_api.get_allocator(PYMEM_DOMAIN_MEM, &pymem_mem.orig);
+	pymem_api.get_allocator(PYMEM_DOMAIN_OBJ, &pymem_obj.orig);
+	pymem_api.get_arena(&pymem_arena_orig);
+	pymem_wrap_all();
 	pymem_register_exit();
 	pymem_api.err_restore(type, value, tb);
 	if (agent_python_is_static())
@@ -604,4 +741,84 @@ agent_pymem_maybe_install(void)
 	atomic_store_explicit(&pymem_state, PYMEM_SCHEDULED, memory_order_release);
 	if (pymem_api.add_pending_call(pymem_install, NULL) != 0)
 		atomic_store_explicit(&pymem_state, PYMEM_IDLE, memory_order_release);
+}
+
+/*
+ * Pending call at detach: the interpreter's own allocators back, where ours
+ * are still the installed ones (tracemalloc started on top of them since
+ * stays untouched), so a detached process pays nothing for them.  Blocks
+ * allocated through a wrapper go back to the same original either way.
+ */
+static int
+pymem_unwrap(void *arg)
+{
+	struct pymem_domain		*d[2] = { &pymem_mem, &pymem_obj };
+	struct pymem_allocator		 cur;
+	struct pymem_arena_allocator	 cura;
+	int				 i;
+
+	(void)arg;
+	for (i = 0; i < 2; i++) {
+		pymem_api.get_allocator(d[i]->domain, &cur);
+		if (memcmp(&cur, &d[i]->installed, sizeof cur) != 0)
+			return 0;
+	}
+	for (i = 0; i < 2; i++)
+		pymem_api.set_allocator(d[i]->domain, &d[i]->orig);
+	pymem_api.get_arena(&cura);
+	if (memcmp(&cura, &pymem_arena_installed, sizeof cura) == 0)
+		pymem_api.set_arena(&pymem_arena_orig);
+	return 0;
+}
+
+/*
+ * Pending call at a later attach: wrap again, for this session's mode, over
+ * the interpreter's own allocators or over our earlier wrappers; anything
+ * else installed meanwhile is left alone.  Pending calls run in order, so
+ * an unwrap still queued from the last detach runs first.
+ */
+static int
+pymem_rewrap(void *arg)
+{
+	struct pymem_domain		*d[2] = { &pymem_mem, &pymem_obj };
+	struct pymem_allocator		 cur;
+	struct pymem_arena_allocator	 cura;
+	int				 i;
+
+	(void)arg;
+	for (i = 0; i < 2; i++) {
+		pymem_api.get_allocator(d[i]->domain, &cur);
+		if (memcmp(&cur, &d[i]->orig, sizeof cur) != 0 &&
+		    memcmp(&cur, &d[i]->installed, sizeof cur) != 0)
+			return 0;
+	}
+	pymem_wrap_domain(&pymem_mem, &pymem_mem_wrappers);
+	pymem_wrap_domain(&pymem_obj, &pymem_obj_wrappers);
+	pymem_api.get_arena(&cura);
+	if (memcmp(&cura, &pymem_arena_orig, sizeof cura) == 0)
+		pymem_wrap_arena();
+	return 0;
+}
+
+/* Queue fn once the wrappers were installed and while the interpreter runs. */
+static void
+pymem_queue(int (*fn)(void *))
+{
+	if (atomic_load_explicit(&pymem_state, memory_order_acquire) == PYMEM_DONE &&
+	    pymem_interpreter_running(&pymem_api))
+		pymem_api.add_pending_call(fn, NULL);
+}
+
+/* See agent.h. */
+void
+agent_pymem_detach(void)
+{
+	pymem_queue(pymem_unwrap);
+}
+
+/* See agent.h. */
+void
+agent_pymem_reattach(void)
+{
+	pymem_queue(pymem_rewrap);
 }

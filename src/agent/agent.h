@@ -122,4 +122,13 @@ int	agent_python_describe(uintptr_t code, struct agent_pycode *out, char *buf, s
  */
 void	agent_pymem_maybe_install(void);
 
+/*
+ * For attach mode, from any thread: at detach, arrange for the
+ * interpreter's own allocators to be put back; at a later attach, for the
+ * wrappers to be installed again for the new session's mode.  Nothing
+ * before the first install.
+ */
+void	agent_pymem_detach(void);
+void	agent_pymem_reattach(void);
+
 #endif /* MEMPROF_AGENT_H */

@@ -28,23 +28,26 @@ MODE, READY, STOP = sys.argv[1], sys.argv[2], sys.argv[3]
 
 
 def allocator_file(*args):
-    """SIGUSR1: append "allocator FILE" to READY_FILE.alloc, FILE holding the
-    PyMem domain's malloc now (the interpreter's own, or the agent's wrapper)."""
+    """SIGUSR1: append "allocator FILE free FILE2" to READY_FILE.alloc, FILE
+    holding the PyMem domain's malloc now (the interpreter's own, or the
+    agent's wrapper) and FILE2 its free (the agent wraps free only in exact
+    mode)."""
     import ctypes
 
     class Allocator(ctypes.Structure):
         _fields_ = [(n, ctypes.c_void_p) for n in ("ctx", "malloc", "calloc", "realloc", "free")]
     a = Allocator()
     ctypes.pythonapi.PyMem_GetAllocator(1, ctypes.byref(a))
-    where = "?"
+    where = {"malloc": "?", "free": "?"}
     with open("/proc/self/maps") as f:
         for line in f:
             lo, hi = (int(x, 16) for x in line.split()[0].split("-"))
-            if lo <= a.malloc < hi:
-                where = line.split()[-1]
+            for fn in where:
+                if lo <= getattr(a, fn) < hi:
+                    where[fn] = line.split()[-1]
     # Its own file: a print here could re-enter a print of the main code.
     with open(READY + ".alloc", "a") as f:
-        f.write("allocator %s\n" % where)
+        f.write("allocator %s free %s\n" % (where["malloc"], where["free"]))
 
 
 import signal  # noqa: E402

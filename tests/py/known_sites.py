@@ -68,6 +68,21 @@ def small_objects(count):
     site("small", line_of("small"), allocated, allocated)
 
 
+def small_transient(count):
+    # Each freed after 16384 others, so that pymalloc spreads them over many
+    # blocks: a free not seen leaves its block's record live until exit (a
+    # block handed out again at once would hide it, see profile.c).
+    # Sizes and slots are computed first, as in small_objects.
+    sizes = [300 + (i & 7) for i in range(count)]
+    slots = [i & 16383 for i in range(count)]
+    ring = [None] * 16384
+    for j, n in zip(slots, sizes):
+        ring[j] = bytes(n)  # SITE small_transient
+    del ring
+    allocated = sum(sys.getsizeof(bytes(n)) for n in sizes)
+    site("small_transient", line_of("small_transient"), allocated, 0)
+
+
 def thread_body(count, size):
     local = [None] * count
     for i in range(count):
@@ -105,6 +120,7 @@ def main():
     retained_buffers(40 * scale, 1 * MIB)
     transient_buffers(200 * scale, 512 * 1024)
     small_objects(100000 * scale)
+    small_transient(100000 * scale)
     in_thread(20 * scale, 2 * MIB)
     if hasattr(os, "fork") and os.environ.get("KNOWN_SITES_NO_FORK") != "1":
         in_child(15 * scale, 2 * MIB)
