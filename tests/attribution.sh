@@ -8,7 +8,8 @@
 # not installed is listed as skipped with the reason.  Then the same under
 # the other allocators PYTHONMALLOC selects (libc malloc, pymalloc's and
 # malloc's debug hooks), on the newest and oldest interpreters: the agent
-# wraps each differently (agent-pymem.c).
+# wraps each differently (agent-pymem.c).  Last, one helper called from two
+# lines in turn: each caller's stack gets its own bytes (--exact, within 1%).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -55,4 +56,37 @@ for pair in "$(head -1 "$T_TMP/found")" "$(grep -v debian "$T_TMP/found" | tail 
         PYTHONMALLOC=$alloc check_one "$1 PYTHONMALLOC=$alloc" "$2" "$ver"
     done
 done
+
+# two_callers.py: the agent reuses a thread's last stack when its frames are
+# unchanged (agent-stack.c); a caller's line alone must make a new stack.
+t_each_python_two() {
+    label=$1; py=$2; ver=$3
+    if ! "$MEMPROF" run --exact -o "$T_TMP/two.mprof" "$py" "$PY_DIR/two_callers.py" \
+        >"$T_TMP/two.truth" 2>"$T_TMP/two.err"; then
+        t_fail "$label ($ver) two callers" "memprof run failed: $(tail -2 "$T_TMP/two.err")"; return
+    fi
+    # Folded stacks: JSON sites are lines, each with one representative stack.
+    "$MEMPROF" report --format collapsed -o "$T_TMP/two.txt" "$T_TMP/two.mprof" 2>"$T_TMP/two.err"
+    if out=$("$checker" - "$T_TMP/two.truth" "$T_TMP/two.txt" <<'PYEOF'
+import json, re, sys
+truth = json.load(open(sys.argv[1]))
+got = {}
+for line in open(sys.argv[2]):
+    stack, n = line.rsplit(" ", 1)
+    frames = stack.split(";")
+    m = re.search(r":(\d+)\)$", frames[-1])
+    c = re.search(r":(\d+)\)$", frames[-2]) if len(frames) > 1 else None
+    if "two_callers.py" in frames[-1] and m and int(m.group(1)) == truth["helper"] and c:
+        got[c.group(1)] = got.get(c.group(1), 0) + int(n)
+bad = [l for l, want in truth["callers"].items() if abs(got.get(l, 0) - want) > 0.01 * want]
+print(" ".join("line %s: %d bytes" % (l, got.get(l, 0)) for l in truth["callers"]))
+sys.exit(1 if bad else 0)
+PYEOF
+    ); then
+        t_ok "$label ($ver) two callers of one helper: $out"
+    else
+        t_fail "$label ($ver) two callers" "$out (want $(cat "$T_TMP/two.truth"))"
+    fi
+}
+t_each_python t_each_python_two
 t_done

@@ -100,6 +100,11 @@ struct agent_thread {
 	struct agent_intern	 codes;		/* (code, key) -> code id */
 	struct agent_pyframe	 pyframes[WIRE_STACK_MAX_FRAMES];
 	uint64_t		 pykeys[WIRE_STACK_MAX_FRAMES];
+	/* The last Python-only stack captured and its id (agent-stack.c); npy 0: none. */
+	int			 memo_npy;
+	int			 memo_truncated;
+	uint32_t		 memo_id;
+	struct agent_pyframe	 memo_frames[WIRE_STACK_MAX_FRAMES];
 	uintptr_t		 native[WIRE_STACK_MAX_FRAMES];
 	uint64_t		 frames[WIRE_STACK_MAX_FRAMES];
 	/* agent_python_describe's buffer: file and function names, cut beyond 4 KiB. */

@@ -179,6 +179,7 @@ agent_stack_reset(struct agent_thread *th)
 		memset(th->codes.slots, 0, th->codes.bytes);
 		th->codes.count = 0;
 	}
+	th->memo_npy = 0;
 }
 
 /* Fold one word into a running hash: multiply, rotate (cheap, order-sensitive). */
@@ -450,6 +451,20 @@ stack_send(struct agent_thread *th, int nframes, int truncated)
 	return id;
 }
 
+/* Remember a Python-only stack and its id for the next capture. */
+static inline void
+stack_memo(struct agent_thread *th, int nnat, int npy, int truncated, uint32_t id)
+{
+	if (nnat != 0 || id == 0) {
+		th->memo_npy = 0;
+		return;
+	}
+	memcpy(th->memo_frames, th->pyframes, (size_t)npy * sizeof th->pyframes[0]);
+	th->memo_npy = npy;
+	th->memo_truncated = truncated;
+	th->memo_id = id;
+}
+
 /*
  * Capture the calling thread's stack and return its stack id, sending the
  * CODE and STACK records it needs first; 0 if there is no stack or it could
@@ -480,6 +495,18 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 		nnat = stack_unwind(th->native, WIRE_STACK_MAX_FRAMES - npy, &truncated);
 	if (npy + nnat == 0)
 		return 0;
+	/*
+	 * The same Python frames as this thread's last capture (C code
+	 * allocating under one Python line, a loop body): the same stack, with
+	 * no hashing and no code-object lookups.  A frame is its code object
+	 * and instruction offset; the code objects on the stack are alive, so
+	 * the same address with the same offsets at every depth would need one
+	 * of them freed and another allocated in its place, and called on the
+	 * same path at the same instruction, between two allocations.
+	 */
+	if (nnat == 0 && npy == th->memo_npy && truncated == th->memo_truncated &&
+	    memcmp(th->pyframes, th->memo_frames, (size_t)npy * sizeof th->pyframes[0]) == 0)
+		return th->memo_id;
 
 	/*
 	 * One multiply per word and a full mix only at the end: this runs on
@@ -500,8 +527,10 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 		hash = 1;
 
 	id = stack_find(&th->stacks, hash);
-	if (id != 0)
+	if (id != 0) {
+		stack_memo(th, nnat, npy, truncated, id);
 		return id;
+	}
 
 	for (i = 0; i < nnat; i++)
 		th->frames[i] = WIRE_FRAME_NATIVE | th->native[i];
@@ -517,5 +546,6 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 	id = stack_send(th, nnat + npy, truncated);
 	if (id != 0)
 		stack_put(&th->stacks, hash, id);
+	stack_memo(th, nnat, npy, truncated, id);
 	return id;
 }
