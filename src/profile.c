@@ -67,7 +67,9 @@ profile_free_process(struct process *p)
 	hmap_free(&p->frame_cache);
 	hmap_free(&p->native_cache);
 	free(p->modules);
-	livemap_free(&p->live);
+	hmap_free(&p->live);
+	free(p->live_pool);
+	free(p->live_free);
 	free(p->mapped);
 	free(p->stats);
 	free(p->exe);
@@ -251,7 +253,7 @@ profile_add_process(struct profile *pf, uint32_t serial, const struct wire_hello
 	hmap_init(&p->stack_ids);
 	hmap_init(&p->frame_cache);
 	hmap_init(&p->native_cache);
-	livemap_init(&p->live);
+	hmap_init(&p->live);
 	/* The parent is the latest image of ppid, or the previous image of this pid (exec). */
 	for (i = pf->nprocs; i > 0; i--) {
 		if (pf->procs[i - 1]->pid == h->ppid || pf->procs[i - 1]->pid == h->pid) {
@@ -364,12 +366,13 @@ profile_change_live(struct process *p, uint32_t stack, int64_t bytes, double cou
 	}
 }
 
-/* Give back the bytes of a live block that is gone from the index. */
+/* Forget a live allocation (by pool index) and give back its bytes. */
 static void
-profile_release(struct process *p, uint64_t addr, const struct live_alloc *a)
+profile_release(struct process *p, uint64_t addr, uint32_t idx)
 {
-	double	count = a->size == 0 ? 1.0 : (double)a->weight / (double)a->size;
-	size_t	i;
+	struct live_alloc	*a = &p->live_pool[idx];
+	double			 count = a->size == 0 ? 1.0 : (double)a->weight / (double)a->size;
+	size_t			 i;
 
 	profile_change_live(p, a->stack, -(int64_t)a->weight, -count);
 	if (a->mapped) {
@@ -380,6 +383,12 @@ profile_release(struct process *p, uint64_t addr, const struct live_alloc *a)
 			}
 		}
 	}
+	/* Grow by doubling: releases come by the million in --exact mode. */
+	if (p->live_free_len == p->live_free_cap) {
+		p->live_free_cap = p->live_free_cap == 0 ? 16 : p->live_free_cap * 2;
+		p->live_free = xreallocarray(p->live_free, p->live_free_cap, sizeof *p->live_free);
+	}
+	p->live_free[p->live_free_len++] = idx;
 }
 
 /* The global id of a process's agent stack id; 0 if it was never sent. */
@@ -404,30 +413,37 @@ profile_stack_lookup(const struct process *p, uint32_t agent_id, uint32_t *gid)
 static void
 profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_alloc *w)
 {
-	uint64_t		 stack = PROFILE_NO_STACK;
+	uint64_t		 stack = PROFILE_NO_STACK, old;
 	struct stack_stats	*s;
-	struct live_alloc	*a, old;
-	uint32_t		 gid;
+	struct live_alloc	*a;
+	uint32_t		 idx, gid;
 	double			 count;
-	int			 existed;
 
 	if (profile_stack_lookup(p, w->stack, &gid))
 		stack = gid;
-	/*
-	 * A live address allocated again means its free was not seen
-	 * (dropped): the old block goes.
-	 */
-	a = livemap_put(&p->live, w->addr, &existed);
-	if (existed) {
-		old = *a;
-		profile_release(p, w->addr, &old);
-		p->unmatched_frees++;
+	if (p->live_free_len > 0)
+		idx = p->live_free[--p->live_free_len];
+	else {
+		if ((p->live_pool_len & (p->live_pool_len - 1)) == 0)
+			p->live_pool = xreallocarray(p->live_pool,
+			    p->live_pool_len == 0 ? 1 : p->live_pool_len * 2, sizeof *p->live_pool);
+		idx = (uint32_t)p->live_pool_len++;
 	}
+	a = &p->live_pool[idx];
 	a->size = w->size;
 	a->weight = w->weight;
 	a->stack = (uint32_t)stack;
 	a->allocator = w->allocator;
 	a->mapped = w->allocator == WIRE_ALLOC_MMAP;
+	/*
+	 * Key is addr+1 because 0 is the map's empty key; malloc(0) may return
+	 * any pointer.  A live address allocated again means its free was not
+	 * seen (dropped): the old block goes.
+	 */
+	if (hmap_swap(&p->live, w->addr + 1, idx, &old)) {
+		profile_release(p, w->addr, (uint32_t)old);
+		p->unmatched_frees++;
+	}
 	if (a->mapped) {
 		p->mapped = xreallocarray(p->mapped, p->nmapped + 1, sizeof *p->mapped);
 		p->mapped[p->nmapped++] = w->addr;
@@ -447,26 +463,12 @@ profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_all
 static void
 profile_apply_free(struct process *p, const struct wire_free *w)
 {
-	struct live_alloc	a;
+	uint64_t	idx;
 
-	if (livemap_del(&p->live, w->addr, &a))
-		profile_release(p, w->addr, &a);
+	if (hmap_del(&p->live, w->addr + 1, &idx))
+		profile_release(p, w->addr, (uint32_t)idx);
 	else
 		p->unmatched_frees++;
-}
-
-/* The mapping recorded at from now starts at to. */
-static void
-profile_rename_mapped(struct process *p, uint64_t from, uint64_t to)
-{
-	size_t	i;
-
-	for (i = 0; i < p->nmapped; i++) {
-		if (p->mapped[i] == from) {
-			p->mapped[i] = to;
-			return;
-		}
-	}
 }
 
 /*
@@ -477,26 +479,26 @@ profile_rename_mapped(struct process *p, uint64_t from, uint64_t to)
 static void
 profile_apply_unmap(struct process *p, const struct wire_unmap *w)
 {
-	uint64_t		 lo = w->addr, hi = w->addr + w->len;
+	uint64_t		 lo = w->addr, hi = w->addr + w->len, idx, *v;
 	uint64_t		 start, end, overlap, shed;
-	struct live_alloc	*a, moved, old;
+	struct live_alloc	*a;
 	size_t			 i;
-	int			 existed;
 
 	for (i = 0; i < p->nmapped; ) {
 		start = p->mapped[i];
-		if ((a = livemap_get(&p->live, start)) == NULL) {
+		if ((v = hmap_get(&p->live, start + 1)) == NULL) {
 			p->mapped[i] = p->mapped[--p->nmapped];
 			continue;
 		}
+		a = &p->live_pool[*v];
 		end = start + a->size;
 		if (end <= lo || start >= hi) {
 			i++;
 			continue;
 		}
 		if (lo <= start && hi >= end) {
-			livemap_del(&p->live, start, &old);
-			profile_release(p, start, &old);	/* removes mapped[i] */
+			hmap_del(&p->live, start + 1, &idx);
+			profile_release(p, start, (uint32_t)idx);	/* removes mapped[i] */
 			continue;
 		}
 		overlap = (hi < end ? hi : end) - (lo > start ? lo : start);
@@ -506,16 +508,10 @@ profile_apply_unmap(struct process *p, const struct wire_unmap *w)
 		a->size -= overlap;
 		if (lo <= start) {
 			/* The head went: the mapping now starts at hi. */
-			livemap_del(&p->live, start, &moved);
-			a = livemap_put(&p->live, hi, &existed);
-			if (existed) {
-				/* A block recorded at hi whose unmap was not seen. */
-				old = *a;
-				profile_release(p, hi, &old);	/* may reorder mapped[] */
-				p->unmatched_frees++;
-			}
-			*a = moved;
-			profile_rename_mapped(p, start, hi);
+			idx = *v;
+			hmap_del(&p->live, start + 1, NULL);
+			hmap_put(&p->live, hi + 1, idx);
+			p->mapped[i] = hi;
 		}
 		i++;
 	}

@@ -27,7 +27,6 @@
 #include <stdint.h>
 
 #include "hmap.h"
-#include "livemap.h"
 #include "wire.h"
 
 struct symbolize;
@@ -66,6 +65,14 @@ struct stack_stats {
 };
 
 /* A recorded allocation still live. */
+struct live_alloc {
+	uint64_t	size;
+	uint64_t	weight;
+	uint32_t	stack;		/* global stack id */
+	uint16_t	allocator;
+	uint16_t	mapped;		/* 1: an mmap, tracked by range too */
+};
+
 struct code_info {
 	uint32_t	file;		/* string id */
 	uint32_t	name;		/* string id */
@@ -114,7 +121,12 @@ struct process {
 	struct module_info	*modules;	/* sorted by start, disjoint */
 	size_t			 nmodules;
 	struct hmap		 native_cache;	/* native return address + 1 -> frame id */
-	struct livemap		 live;		/* address -> live block */
+	struct hmap		 live;		/* address -> index in live_pool */
+	struct live_alloc	*live_pool;
+	size_t			 live_pool_len;
+	uint32_t		*live_free;	/* free list of live_pool indexes */
+	size_t			 live_free_len;
+	size_t			 live_free_cap;
 	uint64_t		*mapped;	/* addresses of live mmaps, for partial unmaps */
 	size_t			 nmapped;
 

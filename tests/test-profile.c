@@ -300,29 +300,6 @@ test_unmap_ranges(void **state)
 	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_UNMAP, &u, sizeof u), 0);
 	assert_int_equal(p->live_total, 0);
 	assert_int_equal(p->nmapped, 0);
-
-	/*
-	 * A head unmapped where the rest now starts at an address already
-	 * recorded (a mapping whose unmap was not seen): that one goes.
-	 */
-	a.addr = 0x200000;
-	a.size = a.weight = 0x10000;
-	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_ALLOC, &a, sizeof a), 0);
-	a.addr = 0x204000;
-	a.size = a.weight = 0x1000;
-	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_ALLOC, &a, sizeof a), 0);
-	assert_int_equal(p->live_total, 0x11000);
-	u.addr = 0x200000;
-	u.len = 0x4000;
-	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_UNMAP, &u, sizeof u), 0);
-	assert_int_equal(p->live_total, 0xc000);
-	assert_int_equal(p->nmapped, 1);
-	assert_int_equal(p->mapped[0], 0x204000);
-	u.addr = 0x204000;
-	u.len = 0xc000;
-	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_UNMAP, &u, sizeof u), 0);
-	assert_int_equal(p->live_total, 0);
-	assert_int_equal(p->nmapped, 0);
 	profile_free(pf);
 }
 
