@@ -4,7 +4,9 @@
 #
 # Every configuration runs each workload RUNS times (default 5) in the same
 # session, interleaved round-robin so that machine noise hits all alike; the
-# table shows the median wall time and the ratio to the bare median.
+# tables show the median wall time with the median over rounds of the ratio
+# to the bare run of the same round, and the fastest run with its ratio to
+# the fastest bare run (noise only ever adds time).
 # Peers: python -X tracemalloc (1 frame, its default), heaptrack and Scalene
 # (Debian packages) when installed.  All use one interpreter (PYTHON,
 # default /usr/bin/python3) so that the ratios compare like with like.
@@ -53,15 +55,44 @@ done
 # median FILE: the median of the numbers in FILE.
 median() { sort -n "$1" | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
-printf '\n%-16s' workload
+# ratio_median NAME CONFIG: the median over rounds of CONFIG's time divided
+# by bare's time in the same round.  Runs of one round are seconds apart, so
+# this cancels the drifts of this kind of machine's speed (a shared VM's
+# bare run alone varied by 20% from round to round) that a ratio of two
+# medians keeps.
+ratio_median() {
+    paste "$out/$1.$2" "$out/$1.bare" | awk '{print $1 / $2}' > "$out/ratio"
+    median "$out/ratio"
+}
+
+# fastest FILE: the smallest number in FILE.
+fastest() { sort -n "$1" | head -1; }
+
+printf '\nmedian wall time, and the median over rounds of the ratio to bare in the same round\n'
+printf '%-16s' workload
 for c in $configs; do printf '%16s' "$c"; done
 printf '\n'
 for w in "$here"/workloads/*.py; do
     name=$(basename "$w" .py)
-    base=$(median "$out/$name.bare")
     printf '%-16s' "$name"
     for c in $configs; do
-        m=$(median "$out/$name.$c")
+        printf '%16s' "$(printf '%.2fs %.2fx' "$(median "$out/$name.$c")" "$(ratio_median "$name" "$c")")"
+    done
+    printf '\n'
+done
+
+# Noise on a shared machine only ever adds time: the fastest runs are the
+# least disturbed, and their ratio is the other robust figure.
+printf '\nfastest run, and its ratio to the fastest bare run\n'
+printf '%-16s' workload
+for c in $configs; do printf '%16s' "$c"; done
+printf '\n'
+for w in "$here"/workloads/*.py; do
+    name=$(basename "$w" .py)
+    base=$(fastest "$out/$name.bare")
+    printf '%-16s' "$name"
+    for c in $configs; do
+        m=$(fastest "$out/$name.$c")
         printf '%16s' "$(printf '%.2fs %.2fx' "$m" "$(echo "$m / $base" | bc -l)")"
     done
     printf '\n'
