@@ -68,6 +68,7 @@ profile_free_process(struct process *p)
 	hmap_free(&p->native_cache);
 	free(p->modules);
 	hmap_free(&p->live);
+	free(p->recent);
 	free(p->live_pool);
 	free(p->live_free);
 	free(p->mapped);
@@ -409,12 +410,70 @@ profile_stack_lookup(const struct process *p, uint32_t agent_id, uint32_t *gid)
 	return 1;
 }
 
+/*
+ * The live-address index and the recent blocks in front of it.  In --exact
+ * mode most blocks are freed a few records after they were allocated, and
+ * the index (millions of addresses, far larger than the caches) costs a
+ * cache miss to insert and another to delete.  So a block that is not a
+ * mapping first goes to a direct-mapped table of PROFILE_RECENT slots,
+ * which stays in cache: a free that finds it there never touches the
+ * index, and a block moves to the index only when a newer one needs its
+ * slot.  Only the index and this table know where a block is; everything
+ * else reads the pool.  One difference: a block recorded again at an
+ * address whose free was lost (a dropped record) while the old one sits in
+ * the index is found when the new one moves there, not at once.
+ */
+#define PROFILE_RECENT_LOG2	12
+#define PROFILE_RECENT		(1U << PROFILE_RECENT_LOG2)
+
+/* The recent slot of an address (the multiply spreads 16-byte-aligned addresses). */
+static inline size_t
+profile_recent_index(uint64_t addr)
+{
+	return (size_t)((addr * 0x9e3779b97f4a7c15ULL) >> (64 - PROFILE_RECENT_LOG2));
+}
+
+static inline struct recent_alloc *
+profile_recent_slot(struct process *p, uint64_t addr)
+{
+	return &p->recent[profile_recent_index(addr)];
+}
+
+/* Put a block in the index; a block already there at that address goes. */
+static void
+profile_index(struct process *p, uint64_t addr, uint32_t idx)
+{
+	uint64_t	old;
+
+	/* Key is addr+1 because 0 is the map's empty key; malloc(0) may return any pointer. */
+	if (hmap_swap(&p->live, addr + 1, idx, &old)) {
+		profile_release(p, addr, (uint32_t)old);
+		p->unmatched_frees++;
+	}
+}
+
+/* The live block at addr, or NULL. */
+const struct live_alloc *
+profile_live_block(const struct process *p, uint64_t addr)
+{
+	const struct recent_alloc	*r;
+	uint64_t			*v;
+
+	if (p->recent != NULL &&
+	    (r = &p->recent[profile_recent_index(addr)])->key == addr + 1)
+		return &p->live_pool[r->idx];
+	if ((v = hmap_get(&p->live, addr + 1)) == NULL)
+		return NULL;
+	return &p->live_pool[*v];
+}
+
 /* Apply WIRE_REC_ALLOC. */
 static void
 profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_alloc *w)
 {
-	uint64_t		 stack = PROFILE_NO_STACK, old;
+	uint64_t		 stack = PROFILE_NO_STACK;
 	struct stack_stats	*s;
+	struct recent_alloc	*r;
 	struct live_alloc	*a;
 	uint32_t		 idx, gid;
 	double			 count;
@@ -435,18 +494,22 @@ profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_all
 	a->stack = (uint32_t)stack;
 	a->allocator = w->allocator;
 	a->mapped = w->allocator == WIRE_ALLOC_MMAP;
-	/*
-	 * Key is addr+1 because 0 is the map's empty key; malloc(0) may return
-	 * any pointer.  A live address allocated again means its free was not
-	 * seen (dropped): the old block goes.
-	 */
-	if (hmap_swap(&p->live, w->addr + 1, idx, &old)) {
-		profile_release(p, w->addr, (uint32_t)old);
-		p->unmatched_frees++;
-	}
 	if (a->mapped) {
+		profile_index(p, w->addr, idx);
 		p->mapped = xreallocarray(p->mapped, p->nmapped + 1, sizeof *p->mapped);
 		p->mapped[p->nmapped++] = w->addr;
+	} else {
+		if (p->recent == NULL)
+			p->recent = xcalloc(PROFILE_RECENT, sizeof *p->recent);
+		r = profile_recent_slot(p, w->addr);
+		if (r->key == w->addr + 1) {
+			/* Allocated again: its free was not seen (dropped). */
+			profile_release(p, w->addr, r->idx);
+			p->unmatched_frees++;
+		} else if (r->key != 0)
+			profile_index(p, r->key - 1, r->idx);
+		r->key = w->addr + 1;
+		r->idx = idx;
 	}
 
 	count = w->size == 0 ? 1.0 : (double)w->weight / (double)w->size;
@@ -463,9 +526,13 @@ profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_all
 static void
 profile_apply_free(struct process *p, const struct wire_free *w)
 {
-	uint64_t	idx;
+	struct recent_alloc	*r;
+	uint64_t		 idx;
 
-	if (hmap_del(&p->live, w->addr + 1, &idx))
+	if (p->recent != NULL && (r = profile_recent_slot(p, w->addr))->key == w->addr + 1) {
+		profile_release(p, w->addr, r->idx);
+		r->key = 0;
+	} else if (hmap_del(&p->live, w->addr + 1, &idx))
 		profile_release(p, w->addr, (uint32_t)idx);
 	else
 		p->unmatched_frees++;

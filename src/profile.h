@@ -73,6 +73,13 @@ struct live_alloc {
 	uint16_t	mapped;		/* 1: an mmap, tracked by range too */
 };
 
+/* One slot of a process's recent blocks (profile.c): address + 1 (0: empty), pool index. */
+struct recent_alloc {
+	uint64_t	key;
+	uint32_t	idx;
+	uint32_t	pad;
+};
+
 struct code_info {
 	uint32_t	file;		/* string id */
 	uint32_t	name;		/* string id */
@@ -122,6 +129,7 @@ struct process {
 	size_t			 nmodules;
 	struct hmap		 native_cache;	/* native return address + 1 -> frame id */
 	struct hmap		 live;		/* address -> index in live_pool */
+	struct recent_alloc	*recent;	/* the newest blocks, not yet in live */
 	struct live_alloc	*live_pool;
 	size_t			 live_pool_len;
 	uint32_t		*live_free;	/* free list of live_pool indexes */
@@ -198,6 +206,8 @@ const char	*profile_string(const struct profile *, uint32_t);
 struct process	*profile_add_process(struct profile *, uint32_t serial, const struct wire_hello *);
 struct process	*profile_process(const struct profile *, uint32_t serial);
 int		 profile_stack_lookup(const struct process *, uint32_t agent_id, uint32_t *gid);
+/* The live block recorded at an address, or NULL. */
+const struct live_alloc *profile_live_block(const struct process *, uint64_t addr);
 
 /*
  * Apply one wire record of a process image.  Returns 0, or -1 when the

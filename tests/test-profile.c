@@ -316,6 +316,61 @@ test_reused_address_without_free(void **state)
 	profile_free(pf);
 }
 
+/*
+ * Live bytes per stack against a shadow, over random allocations and frees
+ * of 20000 addresses: some blocks freed at once (found among the recent
+ * blocks), most long after (moved to the index by newer ones).
+ */
+static void
+test_live_random_against_shadow(void **state)
+{
+	enum { NADDR = 20000, OPS = 300000 };
+	struct profile	*pf = profile_create();
+	struct process	*p = new_process(pf, 1, 100);
+	static uint64_t	 size[NADDR];
+	static uint32_t	 owner[NADDR];
+	int64_t		 want[4];
+	uint32_t	 st[4], k;
+	uint64_t	 rng = 88172645463325252ULL;
+	size_t		 i, j;
+	static const char *const fns[4] = { "a", "b", "c", "d" };
+
+	(void)state;
+	for (k = 0; k < 4; k++)
+		st[k] = send_stack(pf, p, k + 1, "/app/r.py", fns[k]);
+	memset(want, 0, sizeof want);
+	for (i = 0; i < OPS; i++) {
+		rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+		/* Half the time the newest block, else any. */
+		j = (rng & 1) ? (i / 2) % NADDR : (size_t)((rng >> 8) % NADDR);
+		if (size[j] != 0) {
+			release(pf, p, 0x7f0000000000ULL + j * 16);
+			want[owner[j]] -= (int64_t)size[j];
+			size[j] = 0;
+		} else {
+			size[j] = 1 + (rng >> 40) % 5000;
+			owner[j] = (uint32_t)((rng >> 20) & 3);
+			alloc(pf, p, 0x7f0000000000ULL + j * 16, size[j], st[owner[j]]);
+			want[owner[j]] += (int64_t)size[j];
+		}
+		if (i % 9973 == 0) {
+			for (k = 0; k < 4; k++)
+				assert_int_equal(p->stats[gid(p, st[k])].live_bytes, want[k]);
+		}
+	}
+	for (j = 0; j < NADDR; j++) {
+		if (size[j] != 0) {
+			assert_non_null(profile_live_block(p, 0x7f0000000000ULL + j * 16));
+			assert_int_equal(profile_live_block(p, 0x7f0000000000ULL + j * 16)->size, size[j]);
+			release(pf, p, 0x7f0000000000ULL + j * 16);
+		} else
+			assert_null(profile_live_block(p, 0x7f0000000000ULL + j * 16));
+	}
+	assert_int_equal(p->live_total, 0);
+	assert_int_equal(p->unmatched_frees, 0);
+	profile_free(pf);
+}
+
 static void
 test_malformed_records(void **state)
 {
@@ -396,6 +451,7 @@ main(void)
 		cmocka_unit_test(test_exit_snapshot),
 		cmocka_unit_test(test_unmap_ranges),
 		cmocka_unit_test(test_reused_address_without_free),
+		cmocka_unit_test(test_live_random_against_shadow),
 		cmocka_unit_test(test_malformed_records),
 		cmocka_unit_test(test_all_process_peak),
 	};

@@ -364,7 +364,7 @@ send_native_stack(struct profile *pf, struct process *p, uint32_t id, const uint
 	a.stack = id;
 	a.allocator = WIRE_ALLOC_MALLOC;
 	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_ALLOC, &a, sizeof a), 0);
-	return &pf->stacks[p->live_pool[*hmap_get(&p->live, a.addr + 1)].stack];
+	return &pf->stacks[profile_live_block(p, a.addr)->stack];
 }
 
 /* The model names native frames from MODULE records and picks sites past allocators. */
