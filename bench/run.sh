@@ -68,10 +68,14 @@ ratio_median() {
 # fastest FILE: the smallest number in FILE.
 fastest() { sort -n "$1" | head -1; }
 
-printf '\nmedian wall time, and the median over rounds of the ratio to bare in the same round\n'
-printf '%-16s' workload
-for c in $configs; do printf '%16s' "$c"; done
-printf '\n'
+# header TITLE: a table's title and its column names.
+header() {
+    printf '\n%s\n%-16s' "$1" workload
+    for c in $configs; do printf '%16s' "$c"; done
+    printf '\n'
+}
+
+header 'median wall time, and the median over rounds of the ratio to bare in the same round'
 for w in "$here"/workloads/*.py; do
     name=$(basename "$w" .py)
     printf '%-16s' "$name"
@@ -83,10 +87,7 @@ done
 
 # Noise on a shared machine only ever adds time: the fastest runs are the
 # least disturbed, and their ratio is the other robust figure.
-printf '\nfastest run, and its ratio to the fastest bare run\n'
-printf '%-16s' workload
-for c in $configs; do printf '%16s' "$c"; done
-printf '\n'
+header 'fastest run, and its ratio to the fastest bare run'
 for w in "$here"/workloads/*.py; do
     name=$(basename "$w" .py)
     base=$(fastest "$out/$name.bare")
