@@ -415,28 +415,33 @@ profile_stack_lookup(const struct process *p, uint32_t agent_id, uint32_t *gid)
  * mode most blocks are freed a few records after they were allocated, and
  * the index (millions of addresses, far larger than the caches) costs a
  * cache miss to insert and another to delete.  So a block that is not a
- * mapping first goes to a direct-mapped table of PROFILE_RECENT slots,
- * which stays in cache: a free that finds it there never touches the
- * index, and a block moves to the index only when a newer one needs its
- * slot.  Only the index and this table know where a block is; everything
- * else reads the pool.  One difference: a block recorded again at an
- * address whose free was lost (a dropped record) while the old one sits in
- * the index is found when the new one moves there, not at once.
+ * mapping first goes to a direct-mapped table of recent slots, a free that
+ * finds it there never touches the index, and a block moves to the index
+ * only when a newer one needs its slot.  An exact process gets 64 Ki slots
+ * (1 MiB): Python threads take turns holding the GIL for 5 ms, about 50,000
+ * allocations, so a block that outlives its thread's turn would fall out
+ * of a 4096-slot table and cost the index after all (the collector's time
+ * on bench/workloads/threads.py went down 10% from 4 Ki slots to 64 Ki).
+ * A sampling process gets 1 Ki slots (16 KiB), which its few records fill
+ * slowly enough.  Only the index and this table know where a block is;
+ * everything else reads the pool.  One difference: a block recorded again
+ * at an address whose free was lost (a dropped record) while the old one
+ * sits in the index is found when the new one moves there, not at once.
  */
-#define PROFILE_RECENT_LOG2	12
-#define PROFILE_RECENT		(1U << PROFILE_RECENT_LOG2)
+#define PROFILE_RECENT_EXACT_LOG2	16
+#define PROFILE_RECENT_SAMPLE_LOG2	10
 
 /* The recent slot of an address (the multiply spreads 16-byte-aligned addresses). */
 static inline size_t
-profile_recent_index(uint64_t addr)
+profile_recent_index(const struct process *p, uint64_t addr)
 {
-	return (size_t)((addr * 0x9e3779b97f4a7c15ULL) >> (64 - PROFILE_RECENT_LOG2));
+	return (size_t)((addr * 0x9e3779b97f4a7c15ULL) >> p->recent_shift);
 }
 
 static inline struct recent_alloc *
 profile_recent_slot(struct process *p, uint64_t addr)
 {
-	return &p->recent[profile_recent_index(addr)];
+	return &p->recent[profile_recent_index(p, addr)];
 }
 
 /* Put a block in the index; a block already there at that address goes. */
@@ -460,7 +465,7 @@ profile_live_block(const struct process *p, uint64_t addr)
 	uint64_t			*v;
 
 	if (p->recent != NULL &&
-	    (r = &p->recent[profile_recent_index(addr)])->key == addr + 1)
+	    (r = &p->recent[profile_recent_index(p, addr)])->key == addr + 1)
 		return &p->live_pool[r->idx];
 	if ((v = hmap_get(&p->live, addr + 1)) == NULL)
 		return NULL;
@@ -476,6 +481,7 @@ profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_all
 	struct recent_alloc	*r;
 	struct live_alloc	*a;
 	uint32_t		 idx, gid;
+	unsigned int		 log2;
 	double			 count;
 
 	if (profile_stack_lookup(p, w->stack, &gid))
@@ -499,8 +505,12 @@ profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_all
 		p->mapped = xreallocarray(p->mapped, p->nmapped + 1, sizeof *p->mapped);
 		p->mapped[p->nmapped++] = w->addr;
 	} else {
-		if (p->recent == NULL)
-			p->recent = xcalloc(PROFILE_RECENT, sizeof *p->recent);
+		if (p->recent == NULL) {
+			log2 = p->sample_every == 0 ? PROFILE_RECENT_EXACT_LOG2 :
+			    PROFILE_RECENT_SAMPLE_LOG2;
+			p->recent = xcalloc((size_t)1 << log2, sizeof *p->recent);
+			p->recent_shift = 64 - log2;
+		}
 		r = profile_recent_slot(p, w->addr);
 		if (r->key == w->addr + 1) {
 			/* Allocated again: its free was not seen (dropped). */

@@ -130,6 +130,7 @@ struct process {
 	struct hmap		 native_cache;	/* native return address + 1 -> frame id */
 	struct hmap		 live;		/* address -> index in live_pool */
 	struct recent_alloc	*recent;	/* the newest blocks, not yet in live */
+	unsigned int		 recent_shift;	/* 64 - log2(slots in recent) */
 	struct live_alloc	*live_pool;
 	size_t			 live_pool_len;
 	uint32_t		*live_free;	/* free list of live_pool indexes */

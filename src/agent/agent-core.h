@@ -90,6 +90,16 @@ struct agent_intern {
 	size_t		 bytes;		/* mapping length */
 };
 
+/* One capture's Python frames, innermost first (agent-stack.c). */
+struct agent_stack_walk {
+	int			 npy;		/* 0: no memo */
+	int			 truncated;
+	uint32_t		 id;
+	struct agent_pyframe	 frames[WIRE_STACK_MAX_FRAMES];
+	uint64_t		 keys[WIRE_STACK_MAX_FRAMES];	/* agent_python_code_key */
+	uint64_t		 hash[WIRE_STACK_MAX_FRAMES];	/* frames[npy-1..i], outermost first */
+};
+
 struct agent_thread {
 	struct agent_thread	*all_next;	/* every state ever made */
 	struct agent_thread	*pool_next;	/* free states of exited threads */
@@ -98,13 +108,13 @@ struct agent_thread {
 	uint64_t		 rng;		/* xorshift64* state, never 0 */
 	struct agent_intern	 stacks;	/* frame-hash -> stack id */
 	struct agent_intern	 codes;		/* (code, key) -> code id */
-	struct agent_pyframe	 pyframes[WIRE_STACK_MAX_FRAMES];
-	uint64_t		 pykeys[WIRE_STACK_MAX_FRAMES];
-	/* The last Python-only stack captured and its id (agent-stack.c); npy 0: none. */
-	int			 memo_npy;
-	int			 memo_truncated;
-	uint32_t		 memo_id;
-	struct agent_pyframe	 memo_frames[WIRE_STACK_MAX_FRAMES];
+	/*
+	 * Python frames of a capture, their code keys and running hashes (see
+	 * agent-stack.c); two sets: the last Python-only capture (the memo,
+	 * set[memo_cur]) and the one being made.
+	 */
+	struct agent_stack_walk	 walk[2];
+	int			 memo_cur;
 	uintptr_t		 native[WIRE_STACK_MAX_FRAMES];
 	uint64_t		 frames[WIRE_STACK_MAX_FRAMES];
 	/* agent_python_describe's buffer: file and function names, cut beyond 4 KiB. */

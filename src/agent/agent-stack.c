@@ -179,7 +179,7 @@ agent_stack_reset(struct agent_thread *th)
 		memset(th->codes.slots, 0, th->codes.bytes);
 		th->codes.count = 0;
 	}
-	th->memo_npy = 0;
+	th->walk[0].npy = th->walk[1].npy = 0;
 }
 
 /* Fold one word into a running hash: multiply, rotate (cheap, order-sensitive). */
@@ -451,20 +451,6 @@ stack_send(struct agent_thread *th, int nframes, int truncated)
 	return id;
 }
 
-/* Remember a Python-only stack and its id for the next capture. */
-static inline void
-stack_memo(struct agent_thread *th, int nnat, int npy, int truncated, uint32_t id)
-{
-	if (nnat != 0 || id == 0) {
-		th->memo_npy = 0;
-		return;
-	}
-	memcpy(th->memo_frames, th->pyframes, (size_t)npy * sizeof th->pyframes[0]);
-	th->memo_npy = npy;
-	th->memo_truncated = truncated;
-	th->memo_id = id;
-}
-
 /*
  * Capture the calling thread's stack and return its stack id, sending the
  * CODE and STACK records it needs first; 0 if there is no stack or it could
@@ -474,12 +460,14 @@ stack_memo(struct agent_thread *th, int nnat, int npy, int truncated, uint32_t i
 uint32_t
 agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 {
-	uint64_t	hash = 0x6d656d70726f66ULL;	/* any non-zero seed */
-	uint32_t	id, cid;
-	int		npy = 0, nnat = 0, truncated = 0, i;
+	struct agent_stack_walk	*memo = &th->walk[th->memo_cur];
+	struct agent_stack_walk	*w = &th->walk[th->memo_cur ^ 1];
+	uint64_t		 hash = 0x6d656d70726f66ULL;	/* any non-zero seed */
+	uint32_t		 id, cid;
+	int			 npy = 0, nnat = 0, truncated = 0, shared = 0, i;
 
 	if (python) {
-		npy = agent_python_walk(th->pyframes, WIRE_STACK_MAX_FRAMES, &truncated);
+		npy = agent_python_walk(w->frames, WIRE_STACK_MAX_FRAMES, &truncated);
 		if (npy < 0)
 			npy = 0;
 		if (npy > WIRE_STACK_MAX_FRAMES)
@@ -495,57 +483,81 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 		nnat = stack_unwind(th->native, WIRE_STACK_MAX_FRAMES - npy, &truncated);
 	if (npy + nnat == 0)
 		return 0;
-	/*
-	 * The same Python frames as this thread's last capture (C code
-	 * allocating under one Python line, a loop body): the same stack, with
-	 * no hashing and no code-object lookups.  A frame is its code object
-	 * and instruction offset; the code objects on the stack are alive, so
-	 * the same address with the same offsets at every depth would need one
-	 * of them freed and another allocated in its place, and called on the
-	 * same path at the same instruction, between two allocations.
-	 */
-	if (nnat == 0 && npy == th->memo_npy && truncated == th->memo_truncated &&
-	    memcmp(th->pyframes, th->memo_frames, (size_t)npy * sizeof th->pyframes[0]) == 0)
-		return th->memo_id;
 
 	/*
-	 * One multiply per word and a full mix only at the end: this runs on
-	 * every recorded allocation (all of them with --exact), and three
-	 * murmur finalizers per frame made it the agent's top cost.  The
-	 * multiply-rotate chain still spreads every input bit before the final
-	 * mix, which is what the 64-bit table key needs.
+	 * The memo (exact mode, Python-only stacks): the frames this capture
+	 * shares with the thread's previous one, counted from the outermost,
+	 * keep their code keys and running hash, so a loop body that
+	 * allocates on line after line costs one code key and two hash steps,
+	 * and the very same frames cost nothing.  A frame is its code object
+	 * and instruction offset; a shared frame's code object is the one
+	 * the memo saw unless it was freed and another was created at the
+	 * same address and entered from the same instruction of the same
+	 * callers, without this thread recording an allocation in between;
+	 * creating a code object is an allocation, recorded in exact mode
+	 * with a stack that ends above the new frame.  Sampling mode records
+	 * too rarely for that to hold, and too rarely to need the memo.
 	 */
+	if (nnat == 0 && memo->npy != 0 && agent_mode_get() == AGENT_MODE_EXACT) {
+		while (shared < npy && shared < memo->npy &&
+		    w->frames[npy - 1 - shared].code == memo->frames[memo->npy - 1 - shared].code &&
+		    w->frames[npy - 1 - shared].offset == memo->frames[memo->npy - 1 - shared].offset)
+			shared++;
+		if (shared == npy && npy == memo->npy && truncated == memo->truncated)
+			return memo->id;
+		for (i = 0; i < shared; i++) {
+			w->keys[npy - 1 - i] = memo->keys[memo->npy - 1 - i];
+			w->hash[npy - 1 - i] = memo->hash[memo->npy - 1 - i];
+		}
+		if (shared != 0)
+			hash = w->hash[npy - shared];
+	}
+
+	/*
+	 * Outermost Python frame first, then the native frames.  One multiply
+	 * per word and a full mix only at the end: this runs on every
+	 * recorded allocation (all of them with --exact), and three murmur
+	 * finalizers per frame made it the agent's top cost.  The
+	 * multiply-rotate chain still spreads every input bit before the
+	 * final mix, which is what the 64-bit table key needs.  The hash is a
+	 * function of the frames alone, whatever the memo held.
+	 */
+	for (i = npy - 1 - shared; i >= 0; i--) {
+		w->keys[i] = agent_python_code_key(w->frames[i].code);
+		hash = stack_step(hash, w->frames[i].code);
+		hash = stack_step(hash, w->keys[i] ^ ((uint64_t)w->frames[i].offset << 40));
+		w->hash[i] = hash;
+	}
 	for (i = 0; i < nnat; i++)
 		hash = stack_step(hash, th->native[i]);
-	for (i = 0; i < npy; i++) {
-		th->pykeys[i] = agent_python_code_key(th->pyframes[i].code);
-		hash = stack_step(hash, th->pyframes[i].code);
-		hash = stack_step(hash, th->pykeys[i] ^ ((uint64_t)th->pyframes[i].offset << 40));
-	}
 	hash = agent_mix(hash ^ ((uint64_t)npy << 32 | (uint64_t)nnat << 1 | (truncated != 0)));
 	if (hash == 0)
 		hash = 1;
 
 	id = stack_find(&th->stacks, hash);
-	if (id != 0) {
-		stack_memo(th, nnat, npy, truncated, id);
-		return id;
-	}
-
-	for (i = 0; i < nnat; i++)
-		th->frames[i] = WIRE_FRAME_NATIVE | th->native[i];
-	for (i = 0; i < npy; i++) {
-		cid = stack_code_id(th, th->pyframes[i].code, th->pykeys[i]);
-		if (cid == 0)
+	if (id == 0) {
+		for (i = 0; i < nnat; i++)
+			th->frames[i] = WIRE_FRAME_NATIVE | th->native[i];
+		for (i = 0; i < npy; i++) {
+			cid = stack_code_id(th, w->frames[i].code, w->keys[i]);
+			if (cid == 0)
+				return 0;
+			th->frames[nnat + i] = WIRE_FRAME_PY(cid, w->frames[i].offset);
+		}
+		if (stack_table_room(&th->stacks, sizeof (struct stack_slot),
+		    STACK_SLOTS_MAX, stack_rehash) == -1)
 			return 0;
-		th->frames[nnat + i] = WIRE_FRAME_PY(cid, th->pyframes[i].offset);
-	}
-	if (stack_table_room(&th->stacks, sizeof (struct stack_slot),
-	    STACK_SLOTS_MAX, stack_rehash) == -1)
-		return 0;
-	id = stack_send(th, nnat + npy, truncated);
-	if (id != 0)
+		id = stack_send(th, nnat + npy, truncated);
+		if (id == 0)
+			return 0;
 		stack_put(&th->stacks, hash, id);
-	stack_memo(th, nnat, npy, truncated, id);
+	}
+	if (nnat == 0) {
+		/* This capture becomes the memo. */
+		w->npy = npy;
+		w->truncated = truncated;
+		w->id = id;
+		th->memo_cur ^= 1;
+	}
 	return id;
 }
