@@ -186,22 +186,38 @@ channel_accept(struct channel *ch)
 }
 
 /*
+ * Zero the consumed bytes between ring positions from and to (at most one
+ * lap), so the next lap never reads stale lengths.
+ */
+static void
+channel_zero(struct channel_conn *c, uint64_t mask, uint64_t from, uint64_t to)
+{
+	uint64_t	off = from & mask, n = to - from, first;
+
+	first = n <= mask + 1 - off ? n : mask + 1 - off;
+	memset(c->data + off, 0, first);
+	if (n > first)
+		memset(c->data, 0, n - first);
+}
+
+/*
  * Read the published records of one ring (up to CHANNEL_DRAIN_MAX), zero
- * them and release the space.  Returns the number of records read.
+ * them and release the space, a batch of records at a time (one memset per
+ * batch).  Returns the number of records read.
  */
 static size_t
 channel_drain(struct channel_conn *c, const struct channel_events *ev)
 {
 	struct wire_ring	*r = c->ring;
 	struct wire_rec		*rec;
-	uint64_t		 pos, mask, off;
+	uint64_t		 pos, mask, off, zeroed;
 	uint32_t		 len;
 	size_t			 n = 0;
 
 	if (r == NULL || c->broken)
 		return 0;
 	mask = c->map_len - WIRE_RING_HEADER_SIZE - 1;
-	pos = r->read_pos;
+	pos = zeroed = r->read_pos;
 	for (;;) {
 		off = pos & mask;
 		rec = (struct wire_rec *)(c->data + off);
@@ -213,20 +229,22 @@ channel_drain(struct channel_conn *c, const struct channel_events *ev)
 			break;
 		}
 		if (rec->type != WIRE_REC_PAD &&
-		    ev->record(ev->arg, c, rec->type, rec + 1, len - sizeof *rec) != 0) {
+		    ev->record(ev->arg, c, rec->type, rec->flags, rec + 1, len - sizeof *rec) != 0) {
 			c->broken = 1;
 			break;
 		}
-		/* Zero before releasing, so the next lap never reads stale lengths. */
-		memset(rec, 0, len);
 		pos += len;
 		n++;
 		/* Release space in batches so producers waiting on a full ring move on. */
-		if ((n & 1023) == 0)
+		if ((n & 1023) == 0) {
+			channel_zero(c, mask, zeroed, pos);
+			zeroed = pos;
 			__atomic_store_n(&r->read_pos, pos, __ATOMIC_RELEASE);
+		}
 		if (n >= CHANNEL_DRAIN_MAX)
 			break;
 	}
+	channel_zero(c, mask, zeroed, pos);
 	__atomic_store_n(&r->read_pos, pos, __ATOMIC_RELEASE);
 	return n;
 }

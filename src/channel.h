@@ -35,7 +35,7 @@ struct channel {
 
 /* Handle one record; return -1 to stop reading this ring (malformed record). */
 typedef int (*channel_record_cb)(void *arg, struct channel_conn *, uint16_t type,
-	    const void *payload, size_t len);
+	    uint16_t flags, const void *payload, size_t len);
 
 int	channel_listen(struct channel *, char **cause);
 void	channel_close(struct channel *);

@@ -54,15 +54,41 @@ collect_emit_module(void *arg, struct process *p, const void *payload, size_t le
 
 /* Channel callback: a record of an image goes to the capture and the model. */
 static int
-collect_on_record(void *arg, struct channel_conn *c, uint16_t type, const void *payload,
-    size_t len)
+collect_on_record(void *arg, struct channel_conn *c, uint16_t type, uint16_t flags,
+    const void *payload, size_t len)
 {
-	struct collect	*co = arg;
-	struct process	*p = profile_process(co->pf, c->serial);
+	struct collect		*co = arg;
+	struct process		*p = profile_process(co->pf, c->serial);
+	struct wire_alloc_exact	 ae;
+	struct wire_alloc	 a;
+	struct wire_free	 f;
 
 	if (p == NULL)
 		return -1;
 	co->records++;
+	/* The compact forms become the full ones: captures and the profile know only those. */
+	if (type == WIRE_REC_ALLOC_EXACT) {
+		if (len < sizeof ae)
+			return -1;
+		memcpy(&ae, payload, sizeof ae);
+		a.addr = ae.addr;
+		a.size = a.weight = ae.size;
+		a.stack = ae.stack;
+		a.allocator = ae.allocator;
+		a.tid_hash = ae.tid_hash;
+		type = WIRE_REC_ALLOC;
+		payload = &a;
+		len = sizeof a;
+	} else if (type == WIRE_REC_FREE_ADDR) {
+		if (len < sizeof f.addr)
+			return -1;
+		memset(&f, 0, sizeof f);
+		memcpy(&f.addr, payload, sizeof f.addr);
+		f.allocator = flags;
+		type = WIRE_REC_FREE;
+		payload = &f;
+		len = sizeof f;
+	}
 	if (type == WIRE_REC_STACK)
 		modules_on_stack(co->modules, co->pf, p, payload, len, collect_emit_module, co);
 	capture_write(co->writer, CAP_REC_WIRE, type, c->serial, payload, len);

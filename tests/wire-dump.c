@@ -480,13 +480,36 @@ session_code_rec(struct session *s, const struct wire_code *wc, uint32_t plen)
 static void
 session_record(struct session *s, const struct wire_rec *rec)
 {
-	const void	*p = rec + 1;
-	uint32_t	 plen = rec->len - (uint32_t)sizeof *rec;
-	size_t		 need = 0;
+	const void		*p = rec + 1;
+	uint32_t		 plen = rec->len - (uint32_t)sizeof *rec;
+	uint16_t		 type = rec->type;
+	size_t			 need = 0;
+	struct wire_alloc_exact	 ae;
+	struct wire_alloc	 a;
+	struct wire_free	 f;
 
-	if (rec->type < 16)
-		s->count[rec->type]++;
-	switch (rec->type) {
+	/* The compact forms count and pair as the full ones (the controller's reading). */
+	if (type == WIRE_REC_ALLOC_EXACT && plen >= sizeof ae) {
+		memcpy(&ae, p, sizeof ae);
+		a.addr = ae.addr;
+		a.size = a.weight = ae.size;
+		a.stack = ae.stack;
+		a.allocator = ae.allocator;
+		a.tid_hash = ae.tid_hash;
+		type = WIRE_REC_ALLOC;
+		p = &a;
+		plen = sizeof a;
+	} else if (type == WIRE_REC_FREE_ADDR && plen >= sizeof f.addr) {
+		memset(&f, 0, sizeof f);
+		memcpy(&f.addr, p, sizeof f.addr);
+		f.allocator = rec->flags;
+		type = WIRE_REC_FREE;
+		p = &f;
+		plen = sizeof f;
+	}
+	if (type < 16)
+		s->count[type]++;
+	switch (type) {
 	case WIRE_REC_ALLOC:	need = sizeof (struct wire_alloc); break;
 	case WIRE_REC_FREE:	need = sizeof (struct wire_free); break;
 	case WIRE_REC_UNMAP:	need = sizeof (struct wire_unmap); break;
@@ -507,7 +530,7 @@ session_record(struct session *s, const struct wire_rec *rec)
 	}
 	if (verbose > 1)
 		fprintf(stderr, "[%d] type %u len %u\n", s->h.pid, rec->type, rec->len);
-	switch (rec->type) {
+	switch (type) {
 	case WIRE_REC_ALLOC:
 		session_alloc(s, p);
 		break;

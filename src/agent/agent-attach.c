@@ -96,7 +96,6 @@ attach_parse(const char *s, char *sock, size_t cap, struct agent_config *cfg)
 
 	memset(cfg, 0, sizeof *cfg);
 	cfg->sample_every = AGENT_SAMPLE_DEFAULT;
-	cfg->ring_size = WIRE_RING_DEFAULT_SIZE;
 	sock[0] = '\0';
 	for (k = s; *k != '\0'; k = *end == ';' ? end + 1 : end) {
 		end = strchr(k, ';');
@@ -127,6 +126,9 @@ attach_parse(const char *s, char *sock, size_t cap, struct agent_config *cfg)
 			cfg->ring_size = v;
 		}
 	}
+	if (cfg->ring_size == 0)
+		cfg->ring_size = cfg->sample_every == 0 ? WIRE_RING_EXACT_SIZE :
+		    WIRE_RING_DEFAULT_SIZE;
 	/* Children of an attached process are not followed (docs/attach.md). */
 	cfg->follow = 0;
 	cfg->root_pid = getpid();

@@ -176,11 +176,13 @@ core_config_read(void)
 	if (s != NULL && core_parse_size(s, &v) == 0)
 		agent_config.sample_every = v;
 
-	agent_config.ring_size = WIRE_RING_DEFAULT_SIZE;
 	s = getenv(WIRE_ENV_RING_SIZE);
 	if (s != NULL && core_parse_size(s, &v) == 0 && (v & (v - 1)) == 0 &&
 	    v >= CORE_RING_MIN && v <= CORE_RING_MAX)
 		agent_config.ring_size = v;
+	else
+		agent_config.ring_size = agent_config.sample_every == 0 ?
+		    WIRE_RING_EXACT_SIZE : WIRE_RING_DEFAULT_SIZE;
 
 	s = getenv(WIRE_ENV_NATIVE);
 	agent_config.native = s != NULL && strcmp(s, "1") == 0;
@@ -416,7 +418,7 @@ core_emit_thread(const struct agent_thread *th)
 	wt->tid = th->tid;
 	memcpy(wt->name, name, sizeof wt->name);
 	wt->pad = 0;
-	agent_ring_commit(rec, len, WIRE_REC_THREAD);
+	agent_ring_commit(rec, len, WIRE_REC_THREAD, 0);
 }
 
 /* Prepare a thread state for the calling thread (new, pooled, or kept by a fork child). */

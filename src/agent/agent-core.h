@@ -203,7 +203,7 @@ size_t	agent_hooks_usable_size(void *);
 int	agent_ring_create(uint64_t, int *);
 void	agent_ring_destroy(void);
 struct wire_rec *agent_ring_begin(uint32_t, uint64_t);
-void	agent_ring_commit(struct wire_rec *, uint32_t, uint16_t);
+void	agent_ring_commit(struct wire_rec *, uint32_t, uint16_t, uint16_t);
 void	agent_ring_drop(uint64_t);
 void	agent_ring_set_state(uint32_t);
 uint32_t agent_ring_controller_state(void);

@@ -98,14 +98,34 @@ record_python_poll(void)
 		agent_record_python(hv, agent_python_is_static() ? WIRE_PYTHON_STATIC : 0);
 }
 
-/* Write a WIRE_REC_ALLOC record; 0, or -1 if it was dropped. */
+/*
+ * Write a WIRE_REC_ALLOC record, or the compact WIRE_REC_ALLOC_EXACT when
+ * the weight is the size (every block in exact mode); 0, or -1 if it was
+ * dropped.
+ */
 static int
 record_emit_alloc(uintptr_t addr, const struct agent_live *live, int32_t tid)
 {
 	struct wire_rec		*rec;
 	struct wire_alloc	*wa;
-	uint32_t		 len = sizeof *rec + sizeof *wa;
+	struct wire_alloc_exact	*we;
+	uint32_t		 len;
 
+	if (live->weight == live->size) {
+		len = sizeof *rec + sizeof *we;
+		rec = agent_ring_begin(len, live->weight);
+		if (rec == NULL)
+			return -1;
+		we = (struct wire_alloc_exact *)(rec + 1);
+		we->addr = addr;
+		we->size = live->size;
+		we->stack = live->stack;
+		we->allocator = live->allocator;
+		we->tid_hash = (uint16_t)tid;
+		agent_ring_commit(rec, len, WIRE_REC_ALLOC_EXACT, 0);
+		return 0;
+	}
+	len = sizeof *rec + sizeof *wa;
 	rec = agent_ring_begin(len, live->weight);
 	if (rec == NULL)
 		return -1;
@@ -116,26 +136,23 @@ record_emit_alloc(uintptr_t addr, const struct agent_live *live, int32_t tid)
 	wa->stack = live->stack;
 	wa->allocator = live->allocator;
 	wa->tid_hash = (uint16_t)tid;
-	agent_ring_commit(rec, len, WIRE_REC_ALLOC);
+	agent_ring_commit(rec, len, WIRE_REC_ALLOC, 0);
 	return 0;
 }
 
-/* Write a WIRE_REC_FREE record. */
+/* Write a FREE record: the compact WIRE_REC_FREE_ADDR, the allocator in its flags. */
 static void
 record_emit_free(uintptr_t addr, enum wire_allocator allocator)
 {
 	struct wire_rec		*rec;
-	struct wire_free	*wf;
-	uint32_t		 len = sizeof *rec + sizeof *wf;
+	uint64_t		 a = addr;
+	uint32_t		 len = sizeof *rec + sizeof a;
 
 	rec = agent_ring_begin(len, 0);
 	if (rec == NULL)
 		return;
-	wf = (struct wire_free *)(rec + 1);
-	memset(wf, 0, sizeof *wf);
-	wf->addr = addr;
-	wf->allocator = (uint16_t)allocator;
-	agent_ring_commit(rec, len, WIRE_REC_FREE);
+	memcpy(rec + 1, &a, sizeof a);
+	agent_ring_commit(rec, len, WIRE_REC_FREE_ADDR, (uint16_t)allocator);
 }
 
 /* Write a WIRE_REC_UNMAP record. */
@@ -152,7 +169,7 @@ record_emit_unmap(uintptr_t addr, uint64_t len)
 	wu = (struct wire_unmap *)(rec + 1);
 	wu->addr = addr;
 	wu->len = len;
-	agent_ring_commit(rec, rlen, WIRE_REC_UNMAP);
+	agent_ring_commit(rec, rlen, WIRE_REC_UNMAP, 0);
 }
 
 /*
@@ -423,7 +440,7 @@ agent_record_exit(void)
 		goto out;
 	rec = agent_ring_begin(sizeof *rec, 0);
 	if (rec != NULL)
-		agent_ring_commit(rec, sizeof *rec, WIRE_REC_EXIT);
+		agent_ring_commit(rec, sizeof *rec, WIRE_REC_EXIT, 0);
 out:
 	errno = saved;
 }
@@ -458,7 +475,7 @@ agent_record_python(uint32_t hexversion, uint32_t flags)
 	wp = (struct wire_python *)(rec + 1);
 	wp->hexversion = hexversion;
 	wp->flags = want & ~RECORD_PYTHON_SENT;
-	agent_ring_commit(rec, len, WIRE_REC_PYTHON);
+	agent_ring_commit(rec, len, WIRE_REC_PYTHON, 0);
 out:
 	errno = saved;
 }

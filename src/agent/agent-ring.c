@@ -283,9 +283,9 @@ agent_ring_begin(uint32_t len, uint64_t weight)
 
 /* Publish a record filled after agent_ring_begin: len last, with release. */
 void
-agent_ring_commit(struct wire_rec *rec, uint32_t len, uint16_t type)
+agent_ring_commit(struct wire_rec *rec, uint32_t len, uint16_t type, uint16_t flags)
 {
 	rec->type = type;
-	rec->flags = 0;
+	rec->flags = flags;
 	__atomic_store_n(&rec->len, len, __ATOMIC_RELEASE);
 }

@@ -369,7 +369,7 @@ stack_code_send(struct agent_thread *th, uintptr_t code)
 	if (tab != 0)
 		memcpy(p + fn + nm, pc.table, tab);
 	memset(p + fn + nm + tab, 0, len - (base + tab));
-	agent_ring_commit(rec, len, WIRE_REC_CODE);
+	agent_ring_commit(rec, len, WIRE_REC_CODE, 0);
 	return id;
 }
 
@@ -447,7 +447,7 @@ stack_send(struct agent_thread *th, int nframes, int truncated)
 	ws->nframes = (uint16_t)nframes;
 	ws->truncated = (uint16_t)(truncated != 0);
 	memcpy(ws + 1, th->frames, (size_t)nframes * sizeof (uint64_t));
-	agent_ring_commit(rec, len, WIRE_REC_STACK);
+	agent_ring_commit(rec, len, WIRE_REC_STACK, 0);
 	return id;
 }
 
