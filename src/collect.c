@@ -71,11 +71,7 @@ collect_on_record(void *arg, struct channel_conn *c, uint16_t type, uint16_t fla
 		if (len < sizeof ae)
 			return -1;
 		memcpy(&ae, payload, sizeof ae);
-		a.addr = ae.addr;
-		a.size = a.weight = ae.size;
-		a.stack = ae.stack;
-		a.allocator = ae.allocator;
-		a.tid_hash = ae.tid_hash;
+		wire_alloc_from_exact(&a, &ae);
 		type = WIRE_REC_ALLOC;
 		payload = &a;
 		len = sizeof a;

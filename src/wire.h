@@ -176,6 +176,17 @@ struct wire_alloc_exact {
 	uint16_t	tid_hash;
 };
 
+/* The full form of a compact ALLOC. */
+static inline void
+wire_alloc_from_exact(struct wire_alloc *a, const struct wire_alloc_exact *e)
+{
+	a->addr = e->addr;
+	a->size = a->weight = e->size;
+	a->stack = e->stack;
+	a->allocator = e->allocator;
+	a->tid_hash = e->tid_hash;
+}
+
 /* A free of an address that the agent recorded (every free in exact mode). */
 struct wire_free {
 	uint64_t	addr;

@@ -491,11 +491,7 @@ session_record(struct session *s, const struct wire_rec *rec)
 	/* The compact forms count and pair as the full ones (the controller's reading). */
 	if (type == WIRE_REC_ALLOC_EXACT && plen >= sizeof ae) {
 		memcpy(&ae, p, sizeof ae);
-		a.addr = ae.addr;
-		a.size = a.weight = ae.size;
-		a.stack = ae.stack;
-		a.allocator = ae.allocator;
-		a.tid_hash = ae.tid_hash;
+		wire_alloc_from_exact(&a, &ae);
 		type = WIRE_REC_ALLOC;
 		p = &a;
 		plen = sizeof a;
