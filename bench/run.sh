@@ -17,6 +17,10 @@ top=$(cd "$here/.." && pwd)
 runs=${1:-5}
 PY=${PYTHON:-/usr/bin/python3}
 MEMPROF=${MEMPROF:-$top/memprof}
+if [ ! -x "$MEMPROF" ]; then
+    echo "bench: no memprof at $MEMPROF (an out-of-tree build: set MEMPROF=BUILD/memprof)" >&2
+    exit 2
+fi
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
