@@ -59,32 +59,14 @@ collect_on_record(void *arg, struct channel_conn *c, uint16_t type, uint16_t fla
 {
 	struct collect		*co = arg;
 	struct process		*p = profile_process(co->pf, c->serial);
-	struct wire_alloc_exact	 ae;
-	struct wire_alloc	 a;
-	struct wire_free	 f;
+	union wire_full		 full;
 
 	if (p == NULL)
 		return -1;
 	co->records++;
 	/* The compact forms become the full ones: captures and the profile know only those. */
-	if (type == WIRE_REC_ALLOC_EXACT) {
-		if (len < sizeof ae)
-			return -1;
-		memcpy(&ae, payload, sizeof ae);
-		wire_alloc_from_exact(&a, &ae);
-		type = WIRE_REC_ALLOC;
-		payload = &a;
-		len = sizeof a;
-	} else if (type == WIRE_REC_FREE_ADDR) {
-		if (len < sizeof f.addr)
-			return -1;
-		memset(&f, 0, sizeof f);
-		memcpy(&f.addr, payload, sizeof f.addr);
-		f.allocator = flags;
-		type = WIRE_REC_FREE;
-		payload = &f;
-		len = sizeof f;
-	}
+	if (wire_full_form(&type, flags, &payload, &len, &full) != 0)
+		return -1;
 	if (type == WIRE_REC_STACK)
 		modules_on_stack(co->modules, co->pf, p, payload, len, collect_emit_module, co);
 	capture_write(co->writer, CAP_REC_WIRE, type, c->serial, payload, len);

@@ -176,23 +176,54 @@ struct wire_alloc_exact {
 	uint16_t	tid_hash;
 };
 
-/* The full form of a compact ALLOC. */
-static inline void
-wire_alloc_from_exact(struct wire_alloc *a, const struct wire_alloc_exact *e)
-{
-	a->addr = e->addr;
-	a->size = a->weight = e->size;
-	a->stack = e->stack;
-	a->allocator = e->allocator;
-	a->tid_hash = e->tid_hash;
-}
-
 /* A free of an address that the agent recorded (every free in exact mode). */
 struct wire_free {
 	uint64_t	addr;
 	uint16_t	allocator;
 	uint16_t	pad[3];
 };
+
+/* Room for the full form of a compact record (wire_full_form). */
+union wire_full {
+	struct wire_alloc	alloc;
+	struct wire_free	free;
+};
+
+/*
+ * Turn a compact ALLOC or FREE (type, header flags, payload of len bytes)
+ * into its full form in *buf, updating type, payload and len; any other
+ * record is left as it is.  0, or -1 if a compact record is too short.
+ */
+static inline int
+wire_full_form(uint16_t *type, uint16_t flags, const void **payload, size_t *len,
+    union wire_full *buf)
+{
+	struct wire_alloc_exact	e;
+
+	if (*type == WIRE_REC_ALLOC_EXACT) {
+		if (*len < sizeof e)
+			return -1;
+		__builtin_memcpy(&e, *payload, sizeof e);
+		buf->alloc.addr = e.addr;
+		buf->alloc.size = buf->alloc.weight = e.size;
+		buf->alloc.stack = e.stack;
+		buf->alloc.allocator = e.allocator;
+		buf->alloc.tid_hash = e.tid_hash;
+		*type = WIRE_REC_ALLOC;
+		*len = sizeof buf->alloc;
+	} else if (*type == WIRE_REC_FREE_ADDR) {
+		if (*len < sizeof buf->free.addr)
+			return -1;
+		__builtin_memset(&buf->free, 0, sizeof buf->free);
+		__builtin_memcpy(&buf->free.addr, *payload, sizeof buf->free.addr);
+		buf->free.allocator = flags;
+		*type = WIRE_REC_FREE;
+		*len = sizeof buf->free;
+	} else
+		return 0;
+	*payload = buf;
+	return 0;
+}
 
 /* munmap or the unmapped part of mremap: every recorded mapping overlapping the range loses it. */
 struct wire_unmap {

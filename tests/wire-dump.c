@@ -484,25 +484,15 @@ session_record(struct session *s, const struct wire_rec *rec)
 	uint32_t		 plen = rec->len - (uint32_t)sizeof *rec;
 	uint16_t		 type = rec->type;
 	size_t			 need = 0;
-	struct wire_alloc_exact	 ae;
-	struct wire_alloc	 a;
-	struct wire_free	 f;
+	union wire_full		 full;
+	size_t			 flen = plen;
 
 	/* The compact forms count and pair as the full ones (the controller's reading). */
-	if (type == WIRE_REC_ALLOC_EXACT && plen >= sizeof ae) {
-		memcpy(&ae, p, sizeof ae);
-		wire_alloc_from_exact(&a, &ae);
-		type = WIRE_REC_ALLOC;
-		p = &a;
-		plen = sizeof a;
-	} else if (type == WIRE_REC_FREE_ADDR && plen >= sizeof f.addr) {
-		memset(&f, 0, sizeof f);
-		memcpy(&f.addr, p, sizeof f.addr);
-		f.allocator = rec->flags;
-		type = WIRE_REC_FREE;
-		p = &f;
-		plen = sizeof f;
+	if (wire_full_form(&type, rec->flags, &p, &flen, &full) != 0) {
+		s->bad++;
+		return;
 	}
+	plen = (uint32_t)flen;
 	if (type < 16)
 		s->count[type]++;
 	switch (type) {
