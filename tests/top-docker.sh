@@ -80,7 +80,11 @@ t_run "$MEMPROF" top --batch -n 1 -d 1 -f "$TAG"
 wait "$dpid"
 # A second look: a small container's few hundred KiB still move (the docker
 # exec that checked it was ready), so memprof's figure is checked against the
-# range docker showed around it.
+# range docker showed around it, widened by what the kernel itself leaves
+# unsettled: each CPU keeps a stock of up to 64 pages (MEMCG_CHARGE_BATCH)
+# charged to the cgroup ahead of use and drained whenever it likes, so two
+# reads of memory.current a moment apart differ by up to 64 pages per CPU
+# (CI saw 483328 against 331776 for the idle busybox shell).
 docker stats --no-stream --format '{{.Name}}|{{.MemUsage}}|{{.PIDs}}' > "$T_TMP/docker2.txt" 2>&1
 t_expect_rc "top --batch on real containers" 0
 t_expect_match "both containers, filtered by name" out " - 2 containers( of [0-9]+)?$"
@@ -88,7 +92,7 @@ t_expect_match "the anon container with docker's limit" out "^$TAG-anon +[0-9a-f
 t_expect_match "the small container" out "^$TAG-small +[0-9a-f]{12} +[0-9.]+% +[0-9.]+[KM]iB +64MiB "
 printf '%s\n' "$T_OUT" > "$T_TMP/top.txt"
 python3 - "$T_TMP" "$TAG" > "$T_TMP/compare.txt" <<'EOF'
-import re, sys
+import os, re, sys
 units = {"B": 1, "KiB": 1024, "MiB": 1024**2, "GiB": 1024**3}
 def size(s):
     m = re.fullmatch(r"([0-9.]+)([A-Za-z]+)", s.strip())
@@ -109,7 +113,7 @@ for line in open(sys.argv[1] + "/top.txt"):
         continue
     lo = min(d[0], again.get(name, d)[0])
     hi = max(d[0], again.get(name, d)[0])
-    tol = max(0.01 * hi, 8192)
+    tol = max(0.01 * hi, 64 * os.sysconf("SC_PAGE_SIZE") * os.cpu_count())
     ok = lo - tol <= mem <= hi + tol
     print("%s %s memory %d vs docker %d" % ("ok" if ok else "FAIL", name, mem, d[0]))
     print("%s %s limit %d vs docker %d" % ("ok" if lim == d[1] else "FAIL", name, lim, d[1]))
