@@ -167,13 +167,10 @@ capture_write_event(struct capture_writer *w, uint16_t sub, uint32_t proc, const
 		w->run_prev = 0;
 		w->len += sizeof (struct capture_rec);
 	}
-	if (sub == WIRE_REC_ALLOC) {
-		memcpy(&a, payload, sizeof a);
-		w->len += capture_pack_alloc(w->raw + w->len, &w->run_prev, &a);
-	} else {
-		memcpy(&f, payload, sizeof f);
-		w->len += capture_pack_free(w->raw + w->len, &w->run_prev, &f);
-	}
+	if (sub == WIRE_REC_ALLOC)
+		w->len += capture_pack_alloc(w->raw + w->len, &w->run_prev, WIRE_VIEW(payload, &a));
+	else
+		w->len += capture_pack_free(w->raw + w->len, &w->run_prev, WIRE_VIEW(payload, &f));
 	w->records++;
 }
 

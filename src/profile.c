@@ -827,6 +827,8 @@ profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const v
 	struct wire_free	f;
 	struct wire_unmap	u;
 	struct wire_python	py;
+	const struct wire_alloc	*ap;
+	const struct wire_free	*fp;
 
 	p->events++;
 	switch (type) {
@@ -838,16 +840,16 @@ profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const v
 	case WIRE_REC_ALLOC:
 		if (len < sizeof a)
 			return -1;
-		memcpy(&a, payload, sizeof a);
-		if (a.size > PROFILE_SIZE_MAX || a.weight > PROFILE_SIZE_MAX)
+		ap = WIRE_VIEW(payload, &a);
+		if (ap->size > PROFILE_SIZE_MAX || ap->weight > PROFILE_SIZE_MAX)
 			return -1;
-		profile_apply_alloc(pf, p, &a);
+		profile_apply_alloc(pf, p, ap);
 		return 0;
 	case WIRE_REC_FREE:
 		if (len < sizeof f)
 			return -1;
-		memcpy(&f, payload, sizeof f);
-		profile_apply_free(p, &f);
+		fp = WIRE_VIEW(payload, &f);
+		profile_apply_free(p, fp);
 		return 0;
 	case WIRE_REC_UNMAP:
 		if (len < sizeof u)

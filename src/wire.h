@@ -225,6 +225,25 @@ wire_full_form(uint16_t *type, uint16_t flags, const void **payload, size_t *len
 	return 0;
 }
 
+/*
+ * A record's payload seen as its struct: the payload itself when it is
+ * aligned for it (ring records are), else a copy in *tmp (records inside a
+ * capture chunk are only 4-aligned).  Readers then take the fields they need
+ * through the pointer: copying a struct that wire_full_form has just
+ * written field by field with one wide load stalls that load on the stores
+ * (store forwarding fails), once per record.
+ */
+static inline const void *
+wire_view(const void *payload, void *tmp, size_t size, size_t align)
+{
+	if (((uintptr_t)payload & (align - 1)) == 0)
+		return payload;
+	__builtin_memcpy(tmp, payload, size);
+	return tmp;
+}
+#define WIRE_VIEW(payload, tmp) \
+	((const __typeof__(*(tmp)) *)wire_view((payload), (tmp), sizeof *(tmp), _Alignof(__typeof__(*(tmp)))))
+
 /* munmap or the unmapped part of mremap: every recorded mapping overlapping the range loses it. */
 struct wire_unmap {
 	uint64_t	addr;
