@@ -434,14 +434,12 @@ core_thread_adopt(struct agent_thread *th)
 	core_emit_thread(th);
 }
 
-/* The calling thread's state, made or taken from the pool on first use; NULL if impossible. */
+/* agent_core_thread's first use in a thread: a state made or taken from the pool. */
 struct agent_thread *
-agent_core_thread(void)
+agent_core_thread_new(void)
 {
-	struct agent_thread	*th = agent_tls.thread;
+	struct agent_thread	*th;
 
-	if (AGENT_LIKELY(th != NULL))
-		return th;
 	if (agent_tls.exited)
 		return NULL;
 

@@ -176,7 +176,17 @@ struct agent_map {
 
 /* agent-core.c */
 extern int agent_started;
-struct agent_thread *agent_core_thread(void);
+struct agent_thread *agent_core_thread_new(void);
+
+/* The calling thread's state, made or taken from the pool on first use; NULL if impossible. */
+static inline struct agent_thread *
+agent_core_thread(void)
+{
+	struct agent_thread	*th = agent_tls.thread;
+
+	return AGENT_LIKELY(th != NULL) ? th : agent_core_thread_new();
+}
+
 void	agent_core_stop(uint32_t);
 int	agent_core_peer_gone(void);
 void	*agent_os_map(size_t);

@@ -145,17 +145,8 @@ struct pymem_api {
 	uint32_t		 hexversion;
 };
 
-/* Install states (pymem_state). */
-enum pymem_state {
-	PYMEM_IDLE,		/* nothing scheduled yet */
-	PYMEM_BUSY,		/* one thread is resolving or scheduling */
-	PYMEM_SCHEDULED,	/* pymem_install is queued */
-	PYMEM_DONE,		/* it ran */
-	PYMEM_OFF,		/* not possible in this process */
-};
-
 static struct pymem_api			pymem_api;
-static _Atomic int			pymem_state = PYMEM_IDLE;
+_Atomic int				agent_pymem_state = AGENT_PYMEM_IDLE;
 static bool				pymem_resolved;
 static enum pymem_family		pymem_family = PYMEM_OTHER;
 static struct pymem_domain		pymem_mem = {
@@ -267,12 +258,27 @@ pymem_sample_done(void *p, size_t size, enum wire_allocator allocator, uintptr_t
 	errno = saved;
 }
 
-/* Whether a small request can take the fast path: sampling mode, not inside the agent. */
+/*
+ * Whether a request may take the fast path: a small one.  The fast
+ * wrappers are installed only in sampling mode (pymem_wrap_domain), and
+ * neither the mode nor the guard is tested here, on every Python object:
+ * the sample points test both (pymem_sample_point).  Inside the agent, or
+ * once the recorder has stopped, a request the countdown lets through is
+ * simply the original's, as it would be on the slow path; a recorder that
+ * stopped parks the countdown, and one reached in exact mode (the moment
+ * between a new attach and the rewrap) takes the slow path, which records.
+ */
 static inline bool
 pymem_fast(size_t size)
 {
-	return AGENT_LIKELY(size <= PYMEM_SMALL_REQUEST && !agent_tls.guard &&
-	    agent_mode_get() == AGENT_MODE_SAMPLE);
+	return AGENT_LIKELY(size <= PYMEM_SMALL_REQUEST);
+}
+
+/* At a sample point of the fast path: whether to record it as a sample (sampling mode, outside the agent). */
+static inline bool
+pymem_sample_point(void)
+{
+	return !agent_tls.guard && agent_mode_get() == AGENT_MODE_SAMPLE;
 }
 
 /* The size to ask of the original for a sampled request of size bytes. */
@@ -282,21 +288,23 @@ pymem_sampled_size(const struct pymem_domain *d, size_t size)
 	return size < d->sampled_min ? d->sampled_min : size;
 }
 
-/* malloc's slow path: the original, recorded under the guard. */
+/*
+ * malloc's slow path: the original, recorded under the guard.  The slow
+ * paths leave errno to agent_record_*, which keep it (agent.h): saving it
+ * here as well cost two more __errno_location calls on every event of
+ * exact mode.
+ */
 static void * AGENT_NOINLINE
 pymem_malloc_slow(struct pymem_domain *d, size_t size)
 {
 	void	*p;
-	int	 saved;
 
 	if (!agent_enter())
 		return d->orig.malloc(d->orig.ctx, size);
 	p = d->orig.malloc(d->orig.ctx, size);
-	saved = errno;
 	if (p != NULL)
 		agent_record_alloc(p, size, d->allocator);
 	agent_leave();
-	errno = saved;
 	return p;
 }
 
@@ -306,8 +314,8 @@ pymem_malloc_sampled(struct pymem_domain *d, size_t size)
 {
 	void	*p;
 
-	if (!agent_enter())
-		return d->orig.malloc(d->orig.ctx, size);
+	if (!pymem_sample_point() || !agent_enter())
+		return pymem_malloc_slow(d, size);
 	p = d->orig.malloc(d->orig.ctx, pymem_sampled_size(d, size));
 	pymem_sample_done(p, size, d->allocator, (uintptr_t)__builtin_return_address(0));
 	return p;
@@ -329,16 +337,13 @@ static void * AGENT_NOINLINE
 pymem_calloc_slow(struct pymem_domain *d, size_t nelem, size_t elsize)
 {
 	void	*p;
-	int	 saved;
 
 	if (!agent_enter())
 		return d->orig.calloc(d->orig.ctx, nelem, elsize);
 	p = d->orig.calloc(d->orig.ctx, nelem, elsize);
-	saved = errno;
 	if (p != NULL)
 		agent_record_alloc(p, nelem * elsize, d->allocator);
 	agent_leave();
-	errno = saved;
 	return p;
 }
 
@@ -349,8 +354,8 @@ pymem_calloc_sampled(struct pymem_domain *d, size_t nelem, size_t elsize)
 	size_t	 size = nelem * elsize;
 	void	*p;
 
-	if (!agent_enter())
-		return d->orig.calloc(d->orig.ctx, nelem, elsize);
+	if (!pymem_sample_point() || !agent_enter())
+		return pymem_calloc_slow(d, nelem, elsize);
 	p = d->orig.calloc(d->orig.ctx, 1, pymem_sampled_size(d, size));
 	pymem_sample_done(p, size, d->allocator, (uintptr_t)__builtin_return_address(0));
 	return p;
@@ -383,18 +388,15 @@ static void * AGENT_NOINLINE
 pymem_realloc_slow(struct pymem_domain *d, void *ptr, size_t size)
 {
 	void	*p;
-	int	 saved;
 
 	if (!agent_enter())
 		return d->orig.realloc(d->orig.ctx, ptr, size);
 	if (ptr != NULL)
 		agent_record_free(ptr, d->allocator);
 	p = d->orig.realloc(d->orig.ctx, ptr, size);
-	saved = errno;
 	if (p != NULL)
 		agent_record_alloc(p, size, d->allocator);
 	agent_leave();
-	errno = saved;
 	return p;
 }
 
@@ -404,8 +406,8 @@ pymem_realloc_sampled(struct pymem_domain *d, void *ptr, size_t size)
 {
 	void	*p;
 
-	if (!agent_enter())
-		return d->orig.realloc(d->orig.ctx, ptr, size);
+	if (!pymem_sample_point() || !agent_enter())
+		return pymem_realloc_slow(d, ptr, size);
 	p = d->orig.realloc(d->orig.ctx, ptr, pymem_sampled_size(d, size));
 	pymem_sample_done(p, size, d->allocator, (uintptr_t)__builtin_return_address(0));
 	return p;
@@ -432,15 +434,11 @@ pymem_realloc(struct pymem_domain *d, void *ctx, void *ptr, size_t size)
 static void AGENT_NOINLINE
 pymem_free_slow(struct pymem_domain *d, void *ptr)
 {
-	int	saved;
-
 	if (ptr == NULL || !agent_enter()) {
 		d->orig.free(d->orig.ctx, ptr);
 		return;
 	}
-	saved = errno;
 	agent_record_free(ptr, d->allocator);
-	errno = saved;
 	d->orig.free(d->orig.ctx, ptr);
 	agent_leave();
 }
@@ -592,7 +590,8 @@ pymem_detect_family(void)
 
 /*
  * Wraps one domain over d->orig, for the current mode: the fast wrappers
- * over pymalloc, the guarded ones otherwise; free left to the original
+ * over pymalloc when sampling, the guarded ones (every call recorded, or
+ * another allocator underneath) otherwise; free left to the original
  * when it reaches free() for every sampled block (see the wrappers).
  */
 static void
@@ -601,7 +600,8 @@ pymem_wrap_domain(struct pymem_domain *d, const struct pymem_wrappers *w)
 	bool	own_free = agent_mode_get() == AGENT_MODE_SAMPLE &&
 	    pymem_family != PYMEM_OTHER;
 
-	d->installed = pymem_family == PYMEM_PYMALLOC ? w->fast : w->guarded;
+	d->installed = pymem_family == PYMEM_PYMALLOC &&
+	    agent_mode_get() == AGENT_MODE_SAMPLE ? w->fast : w->guarded;
 	d->installed.ctx = d->orig.ctx;
 	d->sampled_min = 0;
 	if (own_free) {
@@ -705,7 +705,7 @@ pymem_install(void *arg)
 		agent_record_python(pymem_api.hexversion, flags);
 		agent_leave();
 	}
-	atomic_store_explicit(&pymem_state, PYMEM_DONE, memory_order_release);
+	atomic_store_explicit(&agent_pymem_state, AGENT_PYMEM_DONE, memory_order_release);
 	return 0;
 }
 
@@ -713,24 +713,24 @@ pymem_install(void *arg)
 void
 agent_pymem_maybe_install(void)
 {
-	int	expected = PYMEM_IDLE;
+	int	expected = AGENT_PYMEM_IDLE;
 
-	if (atomic_load_explicit(&pymem_state, memory_order_relaxed) != PYMEM_IDLE)
+	if (atomic_load_explicit(&agent_pymem_state, memory_order_relaxed) != AGENT_PYMEM_IDLE)
 		return;
 	if (agent_python_detect() == 0)
 		return;
-	if (!atomic_compare_exchange_strong(&pymem_state, &expected, PYMEM_BUSY))
+	if (!atomic_compare_exchange_strong(&agent_pymem_state, &expected, AGENT_PYMEM_BUSY))
 		return;
 	if (!pymem_resolved) {
 		pymem_resolved = true;
 		if (!pymem_resolve(&pymem_api)) {
-			atomic_store_explicit(&pymem_state, PYMEM_OFF,
+			atomic_store_explicit(&agent_pymem_state, AGENT_PYMEM_OFF,
 			    memory_order_release);
 			return;
 		}
 	}
 	if (!pymem_interpreter_running(&pymem_api)) {
-		atomic_store_explicit(&pymem_state, PYMEM_IDLE, memory_order_release);
+		atomic_store_explicit(&agent_pymem_state, AGENT_PYMEM_IDLE, memory_order_release);
 		return;
 	}
 	/*
@@ -738,9 +738,9 @@ agent_pymem_maybe_install(void)
 	 * which stores DONE, before Py_AddPendingCall returns here.  A full
 	 * queue (-1) is retried on a later slow path.
 	 */
-	atomic_store_explicit(&pymem_state, PYMEM_SCHEDULED, memory_order_release);
+	atomic_store_explicit(&agent_pymem_state, AGENT_PYMEM_SCHEDULED, memory_order_release);
 	if (pymem_api.add_pending_call(pymem_install, NULL) != 0)
-		atomic_store_explicit(&pymem_state, PYMEM_IDLE, memory_order_release);
+		atomic_store_explicit(&agent_pymem_state, AGENT_PYMEM_IDLE, memory_order_release);
 }
 
 /*
@@ -804,7 +804,7 @@ pymem_rewrap(void *arg)
 static void
 pymem_queue(int (*fn)(void *))
 {
-	if (atomic_load_explicit(&pymem_state, memory_order_acquire) == PYMEM_DONE &&
+	if (atomic_load_explicit(&agent_pymem_state, memory_order_acquire) == AGENT_PYMEM_DONE &&
 	    pymem_interpreter_running(&pymem_api))
 		pymem_api.add_pending_call(fn, NULL);
 }

@@ -93,7 +93,7 @@ record_python_poll(void)
 			return;
 		__atomic_store_n(&record.python_hexversion, hv, __ATOMIC_RELAXED);
 	}
-	agent_pymem_maybe_install();
+	agent_pymem_poll();
 	if (!(__atomic_load_n(&record.python_sent, __ATOMIC_RELAXED) & RECORD_PYTHON_SENT))
 		agent_record_python(hv, agent_python_is_static() ? WIRE_PYTHON_STATIC : 0);
 }

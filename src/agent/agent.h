@@ -30,6 +30,7 @@
 #ifndef MEMPROF_AGENT_H
 #define MEMPROF_AGENT_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -49,7 +50,7 @@
 int	agent_enter(void);
 void	agent_leave(void);
 
-/* Record an allocation or a free; call between agent_enter and agent_leave. */
+/* Record an allocation or a free, keeping errno; call between agent_enter and agent_leave. */
 void	agent_record_alloc(void *addr, size_t size, enum wire_allocator allocator);
 void	agent_record_free(void *addr, enum wire_allocator allocator);
 void	agent_record_unmap(void *addr, size_t len);
@@ -121,6 +122,25 @@ int	agent_python_describe(uintptr_t code, struct agent_pycode *out, char *buf, s
  * end of the program's code to be marked, from a context holding the GIL.
  */
 void	agent_pymem_maybe_install(void);
+
+/* Install states (agent_pymem_state); only IDLE leaves anything to do. */
+enum agent_pymem_state {
+	AGENT_PYMEM_IDLE,	/* nothing scheduled yet */
+	AGENT_PYMEM_BUSY,	/* one thread is resolving or scheduling */
+	AGENT_PYMEM_SCHEDULED,	/* the install is queued */
+	AGENT_PYMEM_DONE,	/* it ran */
+	AGENT_PYMEM_OFF,	/* not possible in this process */
+};
+extern _Atomic int agent_pymem_state;
+
+/* agent_pymem_maybe_install, inlined down to one load once nothing is left to do. */
+static inline void
+agent_pymem_poll(void)
+{
+	if (__builtin_expect(atomic_load_explicit(&agent_pymem_state, memory_order_relaxed) ==
+	    AGENT_PYMEM_IDLE, 0))
+		agent_pymem_maybe_install();
+}
 
 /*
  * For attach mode, from any thread: at detach, arrange for the

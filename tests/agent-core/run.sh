@@ -77,6 +77,7 @@ uint64_t agent_python_code_key(uintptr_t code) { (void)code; return 0; }
 int agent_python_describe(uintptr_t code, struct agent_pycode *out, char *buf, size_t cap)
 { (void)code; (void)out; (void)buf; (void)cap; return -1; }
 void agent_pymem_maybe_install(void) { }
+_Atomic int agent_pymem_state = AGENT_PYMEM_OFF;
 EOF
     python_src="$tmp/stub-python.c"
     python_kind="stub"
