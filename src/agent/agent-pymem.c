@@ -103,8 +103,9 @@ struct pymem_domain {
 };
 
 /*
- * A domain's two wrapper sets: the fast one over pymalloc, the guarded one
- * over any other allocator.  ctx is filled in with the original's.
+ * A domain's two wrapper sets: the fast one over pymalloc when sampling,
+ * the guarded one in exact mode or over any other allocator.  ctx is
+ * filled in with the original's.
  */
 struct pymem_wrappers {
 	struct pymem_allocator	fast;
@@ -178,8 +179,9 @@ static struct pymem_method_def	pymem_exit_def = {
  * reaching malloc (new arenas go through the wrapped arena allocator, which
  * guards itself), so no guard is needed around it, and an unsampled one
  * costs a TLS countdown and nothing else.  It is installed only over
- * pymalloc: any other allocator may call malloc for small requests, whose
- * hook would count them again, so the others get the guarded slow paths.
+ * pymalloc, and only when sampling: any other allocator may call malloc for
+ * small requests, whose hook would count them again, so the others get the
+ * guarded slow paths, and so does exact mode, which records every call.
  *
  * free is not wrapped at all in sampling mode over pymalloc (or over
  * PYTHONMALLOC=malloc): the interpreter keeps its own free, and with it the
