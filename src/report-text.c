@@ -150,10 +150,17 @@ report_text(const struct report *r, FILE *out)
 	const struct frame	*f;
 	char			 v[32], a[32], n[32], pk[32], ex[32], where[64];
 	size_t			 i;
+	int			 live = r->view == REPORT_VIEW_LIVE;
 
 	report_text_header(r, out);
 	fprintf(out, "\nTop sites by %s:\n\n", titles[r->view]);
-	fprintf(out, "  %10s %10s %8s %10s %10s  %-24s %s\n", report_view_name(r->view),
+	/*
+	 * allocated, peak and leaks rank by a column the table has anyway;
+	 * only live (at the end of the recording) needs one of its own.
+	 */
+	if (live)
+		fprintf(out, "  %10s", "live");
+	fprintf(out, "  %10s %8s %10s %10s  %-24s %s\n",
 	    "allocated", "count", "at peak", "at exit", "function", "location");
 	for (i = 0; i < r->nsites && i < REPORT_TEXT_SITES; i++) {
 		s = &r->sites[i];
@@ -161,8 +168,9 @@ report_text(const struct report *r, FILE *out)
 			break;
 		f = &pf->frames[s->frame];
 		report_text_where(pf, f, where, sizeof where);
-		fprintf(out, "  %10s %10s %8s %10s %10s  %-24s %s\n",
-		    report_fmt_bytes(v, sizeof v, (double)report_site_value(r, s)),
+		if (live)
+			fprintf(out, "  %10s", report_fmt_bytes(v, sizeof v, (double)report_site_value(r, s)));
+		fprintf(out, "  %10s %8s %10s %10s  %-24s %s\n",
 		    report_fmt_bytes(a, sizeof a, (double)s->allocated),
 		    report_fmt_count(n, sizeof n, s->allocations),
 		    report_fmt_bytes(pk, sizeof pk, (double)s->at_peak),

@@ -2,7 +2,8 @@
 # report-formats.sh: the folded-stack (collapsed) and speedscope reports of a
 # real capture hold the known site with its Python frame, add up to the JSON
 # report's totals under each view, keep the processes of a multi-process
-# capture apart, and the formats not built yet say so in one line.
+# capture apart; the text report's site table has one column per figure
+# under every view; and the formats not built yet say so in one line.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -81,6 +82,17 @@ PYEOF
     else
         t_fail "speedscope $view" "see above"
     fi
+done
+
+# The text table: allocated, count, at peak, at exit under every view, and
+# a first "live" column only under live, the one figure without its own.
+for view in allocated peak leaks live; do
+    t_run "$MEMPROF" report -v $view one.mprof
+    cols="allocated +count +at peak +at exit +function +location"
+    [ $view = live ] && cols="live +$cols"
+    t_expect_match "text $view: the site table's columns" out "^ +$cols\$"
+    [ $view = allocated ] && t_expect_match "text allocated: the known site's row has its four figures" out \
+        "^ +[0-9.]+ [KMG]?i?B +[0-9.]+[KMG]?( +[0-9.]+ [KMG]?i?B){2} +make_blob +.*two_sites.py:$line\$"
 done
 
 for f in flamegraph html pprof; do
