@@ -65,7 +65,7 @@ const struct cmd_entry cmd_attach_entry = {
 	    "Options:\n"
 	    "  -p, --pid PID           process to profile (required)\n"
 	    "  -o, --output FILE       capture file (default memprof-PROG.PID.mprof)\n"
-	    "      --duration SECONDS  detach after this long (default: on Ctrl-C)\n"
+	    "      --duration SECONDS  detach after recording this long (default: on Ctrl-C)\n"
 	    "      --live              open the dashboard on the process; q detaches\n"
 	    "      --sample-every SIZE mean bytes between samples (default 64K)\n"
 	    "      --exact             record every allocation\n"
@@ -321,14 +321,17 @@ cmd_attach_greeted(const struct collect *co)
  * detach.  Returns 0, or -1 if the agent never said hello.
  */
 static int
-cmd_attach_loop(struct collect *co, const struct cmd_attach_options *o, uint64_t t0)
+cmd_attach_loop(struct collect *co, const struct cmd_attach_options *o)
 {
-	uint64_t	end = o->duration > 0 ? t0 + (uint64_t)(o->duration * 1e9) : 0, until;
+	uint64_t	end = 0, until;
 	size_t		i;
 
 	until = collect_now_ns() + CMD_ATTACH_HELLO_NS;
 	while (!cmd_attach_greeted(co) && collect_now_ns() < until)
 		collect_step(co, 10);
+	/* --duration is recording time: it counts from the agent's hello, not from the injection. */
+	if (o->duration > 0)
+		end = collect_now_ns() + (uint64_t)(o->duration * 1e9);
 	if (!cmd_attach_greeted(co))
 		log_warnx("attach: the agent did not connect; detaching");
 	else if (!o->live || cmd_attach_live(co, o->pid) != 0) {
@@ -455,7 +458,7 @@ cmd_attach_exec(const struct cmd_entry *self, int argc, char **argv)
 	    o.duration > 0 ? "" : "; press Ctrl-C to detach");
 	cmd_attach_container(o.pid);
 
-	greeted = cmd_attach_loop(&co, &o, t0) == 0;
+	greeted = cmd_attach_loop(&co, &o) == 0;
 	lost = collect_finish(&co, &cause) != 0;
 	if (lost) {
 		log_warnx("attach: %s", cause);
