@@ -157,13 +157,16 @@ kill -CONT "$pid"
 untouched "stopped process, continued" "$pid" "" t.out
 
 # 8. A second memprof while one is attached: refused by the agent, the first goes on.
-"$MEMPROF" attach --pid "$pid" --duration 4 -o first.mprof 2>first.err &
+# The first one records until it is told to stop (Ctrl-C), not for a set
+# time that a slow injection of the second could outlast.
+"$MEMPROF" attach --pid "$pid" -o first.mprof 2>first.err &
 mp=$!
 wait_for grep -qs attached first.err
 t_run "$MEMPROF" attach --pid "$pid" --duration 1 -o second.mprof
 t_expect_rc "second memprof" 1
 t_expect_match "second memprof: message" err "another memprof is attached"
 t_expect_lines "second memprof: one line" err 1
+kill -INT $mp
 wait $mp
 if [ $? -eq 0 ] && "$MEMPROF" report --format json first.mprof | grep -q '"function":"hot_site"'; then
     t_ok "second memprof: the first capture is complete"

@@ -58,14 +58,14 @@ mkfifo in.fifo
 "$MEMPROF" run -o killed.mprof "$PY" "$ROBUST" hold <in.fifo >hold.out 2>/dev/null &
 mp=$!
 exec 3>in.fifo
-i=0
-# Wait (at most 30 s) until the program has allocated and a chunk has been written.
-while [ $i -lt 300 ]; do
-    if grep -q holding hold.out 2>/dev/null && [ "$(wc -c <killed.mprof 2>/dev/null || echo 0)" -gt 64 ]; then
-        break
-    fi
-    i=$((i + 1)); sleep 0.1
-done
+# Wait until the program has allocated, then until the capture has grown
+# twice more: chunks go out once a second, and the second one after
+# "holding" is written after the collector drained what came before it.
+size() { wc -c <killed.mprof 2>/dev/null || echo 0; }
+grown() { [ "$(size)" -gt "$1" ]; }
+t_wait_for 30 grep -q holding hold.out 2>/dev/null
+t_wait_for 30 grown "$(size)"
+t_wait_for 30 grown "$(size)"
 kill -KILL $mp 2>/dev/null
 wait $mp 2>/dev/null
 exec 3>&-

@@ -101,8 +101,7 @@ EOF
 export T_TMP
 python3 "$T_TMP/hold.py" "$NAME" $PROCS > "$T_TMP/hold.out" &
 PIDS_TO_KILL="$!"
-for i in $(seq 50); do grep -q ready "$T_TMP/hold.out" 2>/dev/null && break; sleep 0.1; done
-grep -q ready "$T_TMP/hold.out" || { echo "workload did not start"; exit 99; }
+t_wait_for 30 grep -q ready "$T_TMP/hold.out" 2>/dev/null || { echo "workload did not start"; exit 99; }
 
 # A busy loop in the same cgroups, held to half a CPU by the CFS quota so
 # that CPU% is steady even when other work shares the machine.
@@ -146,8 +145,10 @@ fi
 if [ "$mem" != null ] && [ "$mem" -ge $((80 * 1024 * 1024)) ]; then t_ok "memory counts the 64 MiB held and the 16 MiB of tmpfs"; else t_fail "memory held" "$mem < 80 MiB"; fi
 if [ "$lim" = $((256 * 1024 * 1024)) ]; then t_ok "limit is the cgroup's 256 MiB"; else t_fail "limit" "$lim"; fi
 if [ "$pids" = "$kpids" ]; then t_ok "pids equal pids.current ($kpids)"; else t_fail "pids" "$pids vs $kpids"; fi
-# Half a CPU is 50% in docker's scale (100% = one CPU).
-if between "$cpu" 35 60; then t_ok "CPU% of a busy loop held to half a CPU is about 50 ($cpu)"; else t_fail "CPU%" "$cpu not in 35..60"; fi
+# Half a CPU is 50% in docker's scale (100% = one CPU).  The quota caps the
+# loop; nothing guarantees it its half when other tests share the 2 cores
+# (make -j2), so the floor only says that the loop is what was measured.
+if between "$cpu" 20 60; then t_ok "CPU% of a busy loop held to half a CPU is at most about 50 ($cpu)"; else t_fail "CPU%" "$cpu not in 20..60"; fi
 
 # The table shows the same row with docker's units.
 t_run "$MEMPROF" stats --all --no-stream "/$NAME"
@@ -180,13 +181,20 @@ mkdir "$MEMDIR-gone"
 DIRS="$MEMDIR-gone $DIRS"
 "$MEMPROF" stats --all --format json > "$T_TMP/stream.json" 2> "$T_TMP/stream.err" &
 spid=$!
-sleep 2
+# rows NAME: how many rows of the stream so far are cgroup /NAME.
+rows() { grep -c "\"cgroup\":\"/$1\"" "$T_TMP/stream.json"; }
+# more_frames N: the stream has shown /$NAME in more than N frames.
+more_frames() { [ "$(rows "$NAME")" -gt "$1" ]; }
+# Polls, not sleeps: a --all refresh reads every cgroup of the host, which
+# takes long under ASan on a loaded machine.
+t_wait_for 30 more_frames 0
 rmdir "$MEMDIR-gone"
-sleep 2
+n=$(rows "$NAME")
+t_wait_for 30 more_frames $((n + 1))
 kill "$spid"
 wait "$spid" 2>/dev/null
-before=$(grep -c "\"cgroup\":\"/$NAME-gone\"" "$T_TMP/stream.json")
-frames=$(grep -c "\"cgroup\":\"/$NAME\"" "$T_TMP/stream.json")
+before=$(rows "$NAME-gone")
+frames=$(rows "$NAME")
 last=$(tail -n 3 "$T_TMP/stream.json" | grep -c "\"cgroup\":\"/$NAME-gone\"")
 if [ "$before" -ge 1 ] && [ "$last" -eq 0 ] && [ "$frames" -ge 3 ] && [ ! -s "$T_TMP/stream.err" ]; then
     t_ok "removed cgroup leaves the stream quietly ($before frames with it, $frames in all)"

@@ -7,8 +7,10 @@
 # half a CPU (a steady load even on a shared machine), one doing direct
 # block I/O, two exchanging packets on a user network and one making
 # loopback traffic.  Then memory usage and limit must agree within
-# 1% (docker rounds to 4 digits), PIDs exactly, CPU% within 5 points, net
-# and block I/O within 1%.  Skips with the reason when Docker cannot run.
+# 1% (docker rounds to 4 digits), PIDs exactly, CPU% within 10 points (the
+# two tools' windows only partly overlap), net and block I/O within 1%;
+# figures that may still move are checked against the range of docker's
+# reads around memprof's.  Skips with the reason when Docker cannot run.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -92,7 +94,13 @@ if [ -n "$NET" ]; then
     run peer 64m 'true' $netopt
     run net 64m "ping -c 30 -i 0.05 $TAG-peer >/dev/null 2>&1" $netopt
 fi
-sleep 6	# every script done, the busy loop at a steady 100%
+# Every script done: each container but the busy loop ends its script by
+# making the fifo it then idles on (a poll, not a guess of how long the
+# scripts take; the exec'd test process is gone before anything is read).
+for n in anon shm cache blk lo ${NET:+peer net}; do
+    t_wait_for 60 docker exec "$TAG-$n" sh -c 'test -p /tmp/idle' ||
+        { echo "container $n did not finish its script"; exit 99; }
+done
 
 # Both tools at the same time, three rounds (CPU% is compared by median:
 # other work on the machine moves a single 1 s window by several points).
@@ -107,6 +115,11 @@ for round in 1 2 3; do
     wait "$dpid"
     [ "$mrc" -eq 0 ] || break
 done
+# A last docker read after memprof's: counters that still move (an IPv6
+# multicast report on the user network, a page of cache) are checked
+# against the range docker showed around memprof's last read.
+docker stats --no-stream --format '{{.ID}}|{{.Name}}|{{.CPUPerc}}|{{.MemUsage}}|{{.NetIO}}|{{.BlockIO}}|{{.PIDs}}' \
+    > "$T_TMP/docker.4" 2> "$T_TMP/docker.err"
 [ "$mrc" -eq 0 ] && t_ok "memprof stats --no-stream --format json (exit 0)" || t_fail "memprof stats" "exit $mrc: $(cat "$T_TMP/memprof.err")"
 [ -s "$T_TMP/docker.3" ] || { cat "$T_TMP/docker.err"; echo "docker stats printed nothing"; exit 99; }
 
@@ -133,11 +146,18 @@ def read_memprof(path):
 rounds = [(read_docker("%s/docker.%d" % (sys.argv[1], i)), read_memprof("%s/memprof.%d" % (sys.argv[1], i)))
           for i in (1, 2, 3)]
 docker, mine = rounds[-1]
+after = read_docker("%s/docker.4" % sys.argv[1])
+def near(m, a, b, pct, slack=0):
+    """m within pct% (or slack) of the range between docker's reads a and b."""
+    lo, hi = min(a, b), max(a, b)
+    tol = max(pct / 100 * hi, slack)
+    return lo - tol <= m <= hi + tol
 prefix = sys.argv[2]
 for name in sorted(docker):
     if not name.startswith(prefix):
         continue
     d, m = docker[name], mine.get(name)
+    d4 = after.get(name, d)
     short = name[len(prefix) + 1:]
     if m is None:
         print("FAIL %s: not in memprof's output" % short)
@@ -149,14 +169,19 @@ for name in sorted(docker):
     # to 64 pages per CPU, MEMCG_CHARGE_BATCH), which matters for the small ones.
     stock = 64 * os.sysconf("SC_PAGE_SIZE") * os.cpu_count()
     checks = [
-        ("memory", close(m["mem_usage_bytes"], d["mem"][0], 1, stock), "%d vs %d" % (m["mem_usage_bytes"], d["mem"][0])),
+        ("memory", near(m["mem_usage_bytes"], d["mem"][0], d4["mem"][0], 1, stock),
+         "%d vs %d..%d" % (m["mem_usage_bytes"], d["mem"][0], d4["mem"][0])),
         ("limit", close(m["mem_limit_bytes"], d["mem"][1], 1), "%d vs %d" % (m["mem_limit_bytes"], d["mem"][1])),
         ("pids", m["pids"] == d["pids"], "%d vs %d" % (m["pids"], d["pids"])),
-        ("cpu", abs(mcpu - dcpu) <= 5, "%.2f vs %.2f (medians of 3)" % (mcpu, dcpu)),
-        ("net", close(m["net_rx_bytes"], d["net"][0], 1, 10) and close(m["net_tx_bytes"], d["net"][1], 1, 10),
-         "%d/%d vs %d/%d" % (m["net_rx_bytes"], m["net_tx_bytes"], d["net"][0], d["net"][1])),
-        ("block", close(m["block_read_bytes"], d["blk"][0], 1, 10) and close(m["block_write_bytes"], d["blk"][1], 1, 10),
-         "%d/%d vs %d/%d" % (m["block_read_bytes"], m["block_write_bytes"], d["blk"][0], d["blk"][1])),
+        ("cpu", abs(mcpu - dcpu) <= 10, "%.2f vs %.2f (medians of 3)" % (mcpu, dcpu)),
+        ("net", near(m["net_rx_bytes"], d["net"][0], d4["net"][0], 1, 10) and
+         near(m["net_tx_bytes"], d["net"][1], d4["net"][1], 1, 10),
+         "%d/%d vs %d/%d..%d/%d" % (m["net_rx_bytes"], m["net_tx_bytes"], d["net"][0], d["net"][1],
+                                   d4["net"][0], d4["net"][1])),
+        ("block", near(m["block_read_bytes"], d["blk"][0], d4["blk"][0], 1, 10) and
+         near(m["block_write_bytes"], d["blk"][1], d4["blk"][1], 1, 10),
+         "%d/%d vs %d/%d..%d/%d" % (m["block_read_bytes"], m["block_write_bytes"], d["blk"][0], d["blk"][1],
+                                   d4["blk"][0], d4["blk"][1])),
     ]
     for what, ok, detail in checks:
         print("%s %s %s: memprof %s docker" % ("ok" if ok else "FAIL", short, what, detail))

@@ -236,8 +236,7 @@ time.sleep(600)
 EOF
 python3 "$T_TMP/hold.py" $PROCS > "$T_TMP/hold.out" &
 PIDS_TO_KILL=$!
-for i in $(seq 100); do grep -q ready "$T_TMP/hold.out" 2>/dev/null && break; sleep 0.05; done
-grep -q ready "$T_TMP/hold.out" || { echo "workload did not start"; exit 99; }
+t_wait_for 30 grep -q ready "$T_TMP/hold.out" 2>/dev/null || { echo "workload did not start"; exit 99; }
 
 # Wide enough for the cgroup paths (a narrow screen cuts their middle).
 TOP_W=150

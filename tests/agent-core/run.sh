@@ -505,7 +505,7 @@ else
     not_ok "detach: status $rc, agent_state $state"
 fi
 
-timeout 60 "$DUMP" -a "$AGENT" -s 1K -r 64K -z 1500 -o "$tmp/full.dump" -- "$TEST" known 4096 0 \
+timeout 60 "$DUMP" -a "$AGENT" -s 1K -r 64K -z 5000 -o "$tmp/full.dump" -- "$TEST" known 4096 0 \
     >/dev/null 2>&1
 rc=$?
 dropped=$(field dropped_records "$tmp/full.dump")

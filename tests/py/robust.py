@@ -59,6 +59,10 @@ def pool():
     import multiprocessing
     with multiprocessing.Pool(3) as p:
         print("pool squares", sum(p.map(pow2, range(200))))
+        # Let every worker end by itself: the with block's terminate() could
+        # kill one that the scheduler had not run yet, before the agent's hello.
+        p.close()
+        p.join()
 
 
 def pow2(x):
