@@ -32,11 +32,11 @@ command -v heaptrack >/dev/null 2>&1 && configs="$configs heaptrack"
 cmd() {
     case $1 in
     bare) echo "$PY $2" ;;
-    memprof) echo "$MEMPROF run -o $out/m.mprof $PY $2" ;;
-    memprof-exact) echo "$MEMPROF run --exact -o $out/m.mprof $PY $2" ;;
+    memprof) echo "$MEMPROF run -o $out/run/m.mprof $PY $2" ;;
+    memprof-exact) echo "$MEMPROF run --exact -o $out/run/m.mprof $PY $2" ;;
     tracemalloc) echo "$PY -X tracemalloc=1 $2" ;;
-    heaptrack) echo "heaptrack -o $out/h $PY $2" ;;
-    scalene) echo "$PY -m scalene --cli --memory --outfile $out/s.txt $2" ;;
+    heaptrack) echo "heaptrack -o $out/run/h $PY $2" ;;
+    scalene) echo "$PY -m scalene --cli --memory --outfile $out/run/s.txt $2" ;;
     esac
 }
 
@@ -48,9 +48,14 @@ for w in "$here"/workloads/*.py; do
     name=$(basename "$w" .py)
     for i in $(seq "$runs"); do
         for c in $configs; do
+            # Every run writes into an empty directory, emptied again (untimed)
+            # after it: no run pays for truncating, or the kernel writing back,
+            # the output of the one before (--exact writes ~100 MB on threads).
+            mkdir -p "$out/run"
             t0=$(now)
             sh -c "$(cmd "$c" "$w")" >/dev/null 2>&1 || echo "bench: $c $name run $i failed" >&2
             t1=$(now)
+            rm -rf "$out/run"
             echo "$t1 - $t0" | bc >> "$out/$name.$c"
         done
     done
