@@ -241,8 +241,9 @@ wire_view(const void *payload, void *tmp, size_t size, size_t align)
 	__builtin_memcpy(tmp, payload, size);
 	return tmp;
 }
-#define WIRE_VIEW(payload, tmp) \
-	((const __typeof__(*(tmp)) *)wire_view((payload), (tmp), sizeof *(tmp), _Alignof(__typeof__(*(tmp)))))
+#define WIRE_VIEW(payload, tmp)						\
+	((const __typeof__(*(tmp)) *)wire_view((payload), (tmp), sizeof *(tmp),	\
+	    _Alignof(__typeof__(*(tmp)))))
 
 /* munmap or the unmapped part of mremap: every recorded mapping overlapping the range loses it. */
 struct wire_unmap {

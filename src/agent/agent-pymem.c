@@ -276,7 +276,7 @@ pymem_fast(size_t size)
 	return AGENT_LIKELY(size <= PYMEM_SMALL_REQUEST);
 }
 
-/* At a sample point of the fast path: whether to record it as a sample (sampling mode, outside the agent). */
+/* At a sample point of the fast path: record it?  Sampling mode, outside the agent. */
 static inline bool
 pymem_sample_point(void)
 {
