@@ -47,25 +47,31 @@ report_text_header(const struct report *r, FILE *out)
 	const struct profile	*pf = r->pf;
 	const struct process	*p;
 	char			 a[32], b[32], c[32], d[32];
-	size_t			 i, shown = 0;
+	size_t			 i, shown = 0, python = 0;
 
 	fprintf(out, "Command:    ");
 	for (i = 0; i < pf->ncommand; i++)
 		fprintf(out, "%s%s", i == 0 ? "" : " ", pf->command[i]);
-	/* Python processes are the interesting ones; shells and launchers are only counted. */
+	/*
+	 * Python processes are the interesting ones; shells and launchers (a
+	 * pyenv shim runs dozens) are only counted.
+	 */
+	for (i = 0; i < pf->nprocs; i++)
+		python += report_selects(r, pf->procs[i]) && pf->procs[i]->python_hex != 0;
 	fprintf(out, "\nProcesses:  %zu", r->totals.processes);
-	for (i = 0; i < pf->nprocs; i++) {
+	if (python == 0 && r->totals.processes > 0)
+		fprintf(out, ", none running Python");
+	else if (python < r->totals.processes)
+		fprintf(out, ", %zu running Python", python);
+	for (i = 0; i < pf->nprocs && shown < 6; i++) {
 		p = pf->procs[i];
 		if (!report_selects(r, p) || p->python_hex == 0)
 			continue;
-		if (shown++ < 6)
-			fprintf(out, "%s pid %d (Python %s)", shown == 1 ? ":" : ",", p->pid,
-			    report_fmt_python(a, sizeof a, p->python_hex));
+		fprintf(out, "%s pid %d (Python %s)", shown++ == 0 ? ":" : ",", p->pid,
+		    report_fmt_python(a, sizeof a, p->python_hex));
 	}
-	if (shown > 6)
-		fprintf(out, ", ... (%zu Python processes)", shown);
-	else if (shown == 0 && r->totals.processes > 0)
-		fprintf(out, ", none running Python");
+	if (python > shown)
+		fprintf(out, ", ...");
 	fputc('\n', out);
 	if (pf->sample_every == 0)
 		fprintf(out, "Recording:  every allocation (--exact)\n");

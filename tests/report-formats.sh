@@ -3,7 +3,8 @@
 # real capture hold the known site with its Python frame, add up to the JSON
 # report's totals under each view, keep the processes of a multi-process
 # capture apart; the text report's site table has one column per figure
-# under every view; and the formats not built yet say so in one line.
+# under every view and its header counts processes and names the Python
+# ones; and the formats not built yet say so in one line.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -94,6 +95,14 @@ for view in allocated peak leaks live; do
     [ $view = allocated ] && t_expect_match "text allocated: the known site's row has its four figures" out \
         "^ +[0-9.]+ [KMG]?i?B +[0-9.]+[KMG]?( +[0-9.]+ [KMG]?i?B){2} +make_blob +.*two_sites.py:$line\$"
 done
+
+# The header counts every process and names the Python ones.
+t_run "$MEMPROF" run -o shell.mprof sh -c "\"$PY\" -c 'x = [0] * 1000'; true"
+t_run "$MEMPROF" report shell.mprof
+t_expect_match "text: a shell and its Python child, the child named" out \
+    '^Processes:  2, 1 running Python: pid [0-9]+ \(Python 3\.[0-9]+\.[0-9]+\)$'
+t_run "$MEMPROF" report one.mprof
+t_expect_match "text: one Python process, named" out '^Processes:  1: pid [0-9]+ \(Python 3\.[0-9.]+\)$'
 
 for f in flamegraph html pprof; do
     t_run "$MEMPROF" report -f $f one.mprof
