@@ -235,6 +235,22 @@ profile_intern_stack(struct profile *pf, const uint32_t *frames, uint32_t n, uin
 	return id;
 }
 
+static void	profile_snapshot_exit(struct process *);
+
+/*
+ * An image replaced by exec: what it held then was not left behind by the
+ * program but dropped with the old address space, so it counts as nothing
+ * live at exit (a shell or a launcher that execs Python is not a leak).
+ * Its ring may still be draining; profile_apply_end keeps it so.
+ */
+static void
+profile_mark_execd(struct process *p)
+{
+	p->execd = 1;
+	p->exited_code = 1;
+	profile_snapshot_exit(p);
+}
+
 /* Start a process image from its hello. */
 struct process *
 profile_add_process(struct profile *pf, uint32_t serial, const struct wire_hello *h)
@@ -255,10 +271,16 @@ profile_add_process(struct profile *pf, uint32_t serial, const struct wire_hello
 	hmap_init(&p->frame_cache);
 	hmap_init(&p->native_cache);
 	hmap_init(&p->live);
-	/* The parent is the latest image of ppid, or the previous image of this pid (exec). */
+	/*
+	 * The parent is the latest image of ppid, or the previous image of
+	 * this pid, which exec replaced (a pid reused after an exit would look
+	 * the same; within one run that is rare).
+	 */
 	for (i = pf->nprocs; i > 0; i--) {
 		if (pf->procs[i - 1]->pid == h->ppid || pf->procs[i - 1]->pid == h->pid) {
 			p->parent = pf->procs[i - 1]->serial;
+			if (pf->procs[i - 1]->pid == h->pid)
+				profile_mark_execd(pf->procs[i - 1]);
 			break;
 		}
 	}
@@ -814,8 +836,8 @@ profile_snapshot_exit(struct process *p)
 	size_t	i;
 
 	for (i = 0; i < p->nstats; i++)
-		p->stats[i].at_exit = p->stats[i].live_bytes;
-	p->at_exit_total = p->live_total;
+		p->stats[i].at_exit = p->execd ? 0 : p->stats[i].live_bytes;
+	p->at_exit_total = p->execd ? 0 : p->live_total;
 }
 
 /* Apply one wire record of a process image; -1 if it is malformed. */

@@ -114,6 +114,7 @@ struct process {
 	uint32_t		 python_flags;
 	int			 ended;
 	int			 exited_code;	/* the EXIT mark was seen */
+	int			 execd;		/* replaced by exec: held nothing at exit */
 	int			 wait_status;	/* -1 unknown */
 	uint64_t		 dropped_records;
 	uint64_t		 dropped_bytes;
