@@ -10,6 +10,11 @@
 # Peers: python -X tracemalloc (1 frame, its default), heaptrack and Scalene
 # (Debian packages) when installed.  All use one interpreter (PYTHON,
 # default /usr/bin/python3) so that the ratios compare like with like.
+# heaptrack runs twice: as users run it, when it sees pymalloc's arenas
+# (one malloc per 1 MiB arena, whatever line asked for the object that
+# needed it) but not the objects in them; and with PYTHONMALLOC=malloc
+# (heaptrack-obj), when it sees every object, as --exact and tracemalloc
+# do: the like-for-like peer of --exact.
 
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
@@ -25,7 +30,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 
 configs="bare memprof memprof-exact tracemalloc"
-command -v heaptrack >/dev/null 2>&1 && configs="$configs heaptrack"
+command -v heaptrack >/dev/null 2>&1 && configs="$configs heaptrack heaptrack-obj"
 "$PY" -c 'import scalene' 2>/dev/null && configs="$configs scalene"
 
 # cmd CONFIG WORKLOAD: the command line of one configuration.
@@ -36,6 +41,7 @@ cmd() {
     memprof-exact) echo "$MEMPROF run --exact -o $out/run/m.mprof $PY $2" ;;
     tracemalloc) echo "$PY -X tracemalloc=1 $2" ;;
     heaptrack) echo "heaptrack -o $out/run/h $PY $2" ;;
+    heaptrack-obj) echo "env PYTHONMALLOC=malloc heaptrack -o $out/run/h $PY $2" ;;
     scalene) echo "$PY -m scalene --cli --memory --outfile $out/run/s.txt $2" ;;
     esac
 }

@@ -728,10 +728,10 @@ profile_resolve_native(struct profile *pf, struct process *p, uint64_t addr)
 {
 	const struct module_info	*m;
 	struct frame			 f;
-	const char			*name = NULL;
+	const char			*name = NULL, *source;
 	char				 buf[320];
 	uint64_t			*v, pc, off = 0;
-	uint32_t			 id;
+	uint32_t			 id, line;
 
 	if ((v = hmap_get(&p->native_cache, addr + 1)) != NULL)
 		return (uint32_t)*v;
@@ -746,6 +746,12 @@ profile_resolve_native(struct profile *pf, struct process *p, uint64_t addr)
 		name = symbolize_lookup(pf->symbols, profile_string(pf, m->path), m->inode, off,
 		    &off);
 		f.file = m->path;
+		/* With a line table, the call's source line too (off is now the ELF address). */
+		if (symbolize_lookup_line(pf->symbols, profile_string(pf, m->path), m->inode, off,
+		    &source, &line) == 0) {
+			f.source = profile_intern_string(pf, source, strlen(source));
+			f.line = (int32_t)line;
+		}
 	}
 	if (name != NULL)
 		f.function = profile_intern_string(pf, name, strlen(name));

@@ -42,6 +42,7 @@ struct frame {
 	uint32_t	file;		/* string id */
 	int32_t		line;		/* 0: unknown */
 	uint32_t	native;		/* 1: a native frame */
+	uint32_t	source;		/* string id: a native frame's source file (DWARF), 0: none */
 };
 
 struct stack {

@@ -15,15 +15,34 @@
 #include "memprof.h"
 #include "report.h"
 
-/* Write a frame as {"function","file","line"}. */
+/*
+ * Write a frame's fields: function, file, line, and for a native frame
+ * "native":true, with "source" (its source file, whose line "line" is)
+ * when its module has a line table.
+ */
 static void
-report_json_frame(const struct report *r, const struct frame *f, FILE *out)
+report_json_frame_fields(const struct report *r, const struct frame *f, FILE *out)
 {
-	fputs("{\"function\":", out);
+	fputs("\"function\":", out);
 	report_json_str(out, profile_string(r->pf, f->function));
 	fputs(",\"file\":", out);
 	report_json_str(out, profile_string(r->pf, f->file));
-	fprintf(out, ",\"line\":%d%s}", f->line, f->native ? ",\"native\":true" : "");
+	fprintf(out, ",\"line\":%d", f->line);
+	if (f->native && f->source != 0) {
+		fputs(",\"source\":", out);
+		report_json_str(out, profile_string(r->pf, f->source));
+	}
+	if (f->native)
+		fputs(",\"native\":true", out);
+}
+
+/* Write a frame as an object. */
+static void
+report_json_frame(const struct report *r, const struct frame *f, FILE *out)
+{
+	fputc('{', out);
+	report_json_frame_fields(r, f, out);
+	fputc('}', out);
 }
 
 /* The processes array. */
@@ -74,16 +93,13 @@ report_json_site(const struct report *r, const struct report_site *s, FILE *out)
 	const struct stack	*st = &r->pf->stacks[s->top_stack];
 	uint32_t		 i;
 
-	fputs("{\"function\":", out);
-	report_json_str(out, profile_string(r->pf, f->function));
-	fputs(",\"file\":", out);
-	report_json_str(out, profile_string(r->pf, f->file));
 	/* A native site (no Python frame in its stacks) says so, as its frames do. */
-	fprintf(out, ",\"line\":%d%s,\"allocated_bytes\":%" PRIu64 ",\"allocations\":%.0f"
+	fputc('{', out);
+	report_json_frame_fields(r, f, out);
+	fprintf(out, ",\"allocated_bytes\":%" PRIu64 ",\"allocations\":%.0f"
 	    ",\"live_bytes_at_exit\":%" PRId64 ",\"bytes_at_peak\":%" PRId64
 	    ",\"live_bytes_at_end\":%" PRId64 ",\"stack\":[",
-	    f->line, f->native ? ",\"native\":true" : "", s->allocated, s->allocations,
-	    s->at_exit, s->at_peak, s->live_end);
+	    s->allocated, s->allocations, s->at_exit, s->at_peak, s->live_end);
 	for (i = 0; i < st->nframes; i++) {
 		if (i > 0)
 			fputc(',', out);
@@ -112,9 +128,10 @@ report_json(const struct report *r, FILE *out)
 	fprintf(out, ",\"totals\":{\"allocated_bytes\":%" PRIu64 ",\"allocations\":%.0f"
 	    ",\"peak_bytes\":%" PRId64 ",\"live_bytes_at_exit\":%" PRId64
 	    ",\"live_bytes_at_end\":%" PRId64 ",\"rss_peak_bytes\":%" PRIu64
-	    ",\"dropped_records\":%" PRIu64 "},\"sites\":[",
+	    ",\"dropped_records\":%" PRIu64 ",\"duration_seconds\":%.3f},\"sites\":[",
 	    r->totals.allocated, r->totals.allocations, r->totals.peak, r->totals.at_exit,
-	    r->totals.live_end, r->totals.rss_peak, r->totals.dropped_records);
+	    r->totals.live_end, r->totals.rss_peak, r->totals.dropped_records,
+	    (double)r->pf->now_ns / 1e9);
 	/* The schema pins sites in allocated-bytes order whatever the view. */
 	order = xreallocarray(NULL, r->nsites == 0 ? 1 : r->nsites, sizeof *order);
 	for (i = 0; i < r->nsites; i++)

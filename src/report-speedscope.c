@@ -22,6 +22,7 @@ report_speedscope_frames(const struct report *r, int64_t *index, FILE *out)
 	const struct process	*p;
 	const struct stack	*st;
 	const struct frame	*f;
+	const char		*file;
 	size_t			 i, n = 0;
 	uint32_t		 sid, k;
 
@@ -43,9 +44,11 @@ report_speedscope_frames(const struct report *r, int64_t *index, FILE *out)
 				f = &pf->frames[st->frames[k]];
 				fputs(n++ > 0 ? ",{\"name\":" : "{\"name\":", out);
 				report_json_str(out, profile_string(pf, f->function));
-				if (*profile_string(pf, f->file) != '\0') {
+				/* A native frame's line is in its source file, when it has one. */
+				file = profile_string(pf, f->native && f->source != 0 ? f->source : f->file);
+				if (*file != '\0') {
 					fputs(",\"file\":", out);
-					report_json_str(out, profile_string(pf, f->file));
+					report_json_str(out, file);
 				}
 				if (f->line > 0)
 					fprintf(out, ",\"line\":%d", f->line);

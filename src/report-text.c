@@ -14,10 +14,20 @@
 #define REPORT_TEXT_PATHS	5	/* sites whose call path is shown */
 #define REPORT_TEXT_DEPTH	8	/* frames shown per call path */
 
+/* The last component of a path. */
+static const char *
+report_text_base(const char *path)
+{
+	const char	*slash = strrchr(path, '/');
+
+	return slash != NULL ? slash + 1 : path;
+}
+
 /*
  * Print "file:line" of a frame, shortening long paths from the left; a
  * native frame shows its module's file name, "(libc.so.6)", or "(native)"
- * when no module covers it.
+ * when no module covers it, after its source file's name and line when the
+ * module has a line table: "listobject.c:74 (libpython3.11.so.1.0)".
  */
 void
 report_text_where(const struct profile *pf, const struct frame *f, char *buf, size_t len)
@@ -26,9 +36,13 @@ report_text_where(const struct profile *pf, const struct frame *f, char *buf, si
 	size_t		 n = strlen(file);
 
 	if (f->native) {
-		base = strrchr(file, '/');
-		base = base != NULL ? base + 1 : file;
-		snprintf(buf, len, "(%s)", *base != '\0' ? base : "native");
+		base = report_text_base(file);
+		if (f->source != 0 && f->line > 0)
+			snprintf(buf, len, "%s:%d (%s)",
+			    report_text_base(profile_string(pf, f->source)), f->line,
+			    *base != '\0' ? base : "native");
+		else
+			snprintf(buf, len, "(%s)", *base != '\0' ? base : "native");
 		return;
 	}
 	if (*file == '\0') {
@@ -73,11 +87,12 @@ report_text_header(const struct report *r, FILE *out)
 	if (python > shown)
 		fprintf(out, ", ...");
 	fputc('\n', out);
+	report_fmt_duration(b, sizeof b, pf->now_ns);
 	if (pf->sample_every == 0)
-		fprintf(out, "Recording:  every allocation (--exact)\n");
+		fprintf(out, "Recording:  %s, every allocation (--exact)\n", b);
 	else
-		fprintf(out, "Recording:  sampled every %s on average; figures are estimates\n",
-		    report_fmt_bytes(a, sizeof a, (double)pf->sample_every));
+		fprintf(out, "Recording:  %s, sampled every %s on average; figures are estimates\n",
+		    b, report_fmt_bytes(a, sizeof a, (double)pf->sample_every));
 	fprintf(out, "Allocated:  %s in %s allocations\n",
 	    report_fmt_bytes(a, sizeof a, (double)r->totals.allocated),
 	    report_fmt_count(b, sizeof b, r->totals.allocations));

@@ -267,6 +267,25 @@ report_fmt_count(char *buf, size_t len, double n)
 	return buf;
 }
 
+/* Format a duration: "0.42 s", "12.3 s", "4m 05s", "2h 03m". */
+const char *
+report_fmt_duration(char *buf, size_t len, uint64_t ns)
+{
+	double		s = (double)ns / 1e9;
+	uint64_t	whole = ns / 1000000000ULL;
+
+	if (s < 10)
+		snprintf(buf, len, "%.2f s", s);
+	else if (s < 60)
+		snprintf(buf, len, "%.1f s", s);
+	else if (whole < 3600)
+		snprintf(buf, len, "%um %02us", (unsigned)(whole / 60), (unsigned)(whole % 60));
+	else
+		snprintf(buf, len, "%uh %02um", (unsigned)(whole / 3600),
+		    (unsigned)(whole % 3600 / 60));
+	return buf;
+}
+
 /* Format PY_VERSION_HEX as "3.11.7" (with a1/b2/rc1 for pre-releases). */
 const char *
 report_fmt_python(char *buf, size_t len, uint32_t hex)

@@ -74,6 +74,8 @@ void		 report_text_summary_site(const struct profile *, uint32_t frame, int64_t,
 void		 report_text_summary_end(const struct report *, const char *path, int lost, FILE *);
 /* "12.3K"-style counts. */
 const char	*report_fmt_count(char *buf, size_t len, double n);
+/* "0.42 s", "12.3 s", "4m 05s", "2h 03m". */
+const char	*report_fmt_duration(char *buf, size_t len, uint64_t ns);
 /* "3.11.7" from PY_VERSION_HEX. */
 const char	*report_fmt_python(char *buf, size_t len, uint32_t hex);
 

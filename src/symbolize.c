@@ -17,6 +17,10 @@
  * address that symbols use; this handles executables, PIE and shared
  * objects alike (the load bias never matters).
  *
+ * Lines: the DWARF line table (dwarf-line.c) of the file, else of its
+ * separate debug file, its sections inflated first if compressed (zlib or
+ * zstd); a file without one gives function names only.
+ *
  * Symbols: STT_FUNC and STT_GNU_IFUNC with a section.  Of several names at
  * one address (aliases such as malloc and __libc_malloc) the one kept is
  * sized, then global before weak before local, then has fewer leading
@@ -38,7 +42,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <zlib.h>
+#include <zstd.h>
+
 #include "memprof.h"
+#include "dwarf-line.h"
 #include "hmap.h"
 #include "symbolize.h"
 
@@ -48,6 +56,11 @@
 #define SYMBOLIZE_NESTED	4
 /* A build-id longer than this is not a GNU build-id (SHA-1 is 20 bytes). */
 #define SYMBOLIZE_BUILD_ID_MAX	64
+/* A compressed debug section is inflated only up to this size. */
+#define SYMBOLIZE_INFLATE_MAX	((uint64_t)1 << 30)
+#ifndef ELFCOMPRESS_ZSTD
+#define ELFCOMPRESS_ZSTD	2
+#endif
 
 struct symbolize_load {
 	uint64_t	off;
@@ -73,6 +86,7 @@ struct symbolize_elf {
 	unsigned char		 build_id[SYMBOLIZE_BUILD_ID_MAX];
 	size_t			 build_id_len;
 	char			*debuglink;
+	struct dwarf_lines	 lines;		/* nrows 0: no line table */
 };
 
 struct symbolize_entry {
@@ -372,6 +386,101 @@ symbolize_read_debuglink(struct symbolize_elf *e, const struct symbolize_image *
 	}
 }
 
+/* The section called name, or -1. */
+static int
+symbolize_section_named(const struct symbolize_image *im, const char *name, Elf64_Shdr *sh)
+{
+	const unsigned char	*names;
+	Elf64_Shdr		 strsh;
+	size_t			 len = strlen(name) + 1;
+	uint64_t		 i;
+
+	if (symbolize_section(im, im->shstrndx, &strsh) == -1 ||
+	    (names = symbolize_section_data(im, &strsh)) == NULL)
+		return -1;
+	for (i = 0; i < im->shnum; i++) {
+		if (symbolize_section(im, i, sh) == 0 && sh->sh_name < strsh.sh_size &&
+		    strsh.sh_size - sh->sh_name >= len &&
+		    memcmp(names + sh->sh_name, name, len) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+/*
+ * The bytes of the section called name, inflated if it is compressed
+ * (SHF_COMPRESSED, zlib or zstd: *owned then gets the buffer to free);
+ * NULL if it is absent or unreadable.
+ */
+static const unsigned char *
+symbolize_section_bytes(const struct symbolize_image *im, const char *name, size_t *len,
+    unsigned char **owned)
+{
+	const unsigned char	*data;
+	unsigned char		*out;
+	Elf64_Shdr		 sh;
+	Elf64_Chdr		 ch;
+	uLongf			 zlen;
+	size_t			 n;
+
+	*len = 0;
+	*owned = NULL;
+	if (symbolize_section_named(im, name, &sh) == -1 ||
+	    (data = symbolize_section_data(im, &sh)) == NULL)
+		return NULL;
+	if (!(sh.sh_flags & SHF_COMPRESSED)) {
+		*len = sh.sh_size;
+		return data;
+	}
+	if (sh.sh_size < sizeof ch)
+		return NULL;
+	memcpy(&ch, data, sizeof ch);
+	/* zlib inflates at most ~1032:1; real debug sections, 3-20:1. */
+	if (ch.ch_size == 0 || ch.ch_size > SYMBOLIZE_INFLATE_MAX ||
+	    ch.ch_size / 1100 > sh.sh_size)
+		return NULL;
+	out = xmalloc(ch.ch_size);
+	if (ch.ch_type == ELFCOMPRESS_ZLIB) {
+		zlen = (uLongf)ch.ch_size;
+		if (uncompress(out, &zlen, data + sizeof ch, (uLong)(sh.sh_size - sizeof ch)) != Z_OK ||
+		    zlen != ch.ch_size)
+			goto fail;
+	} else if (ch.ch_type == ELFCOMPRESS_ZSTD) {
+		n = ZSTD_decompress(out, ch.ch_size, data + sizeof ch, sh.sh_size - sizeof ch);
+		if (ZSTD_isError(n) || n != ch.ch_size)
+			goto fail;
+	} else
+		goto fail;
+	*owned = out;
+	*len = ch.ch_size;
+	return out;
+fail:
+	free(out);
+	return NULL;
+}
+
+/* Read the DWARF line table of an image into e, if it has one and e has none yet. */
+static void
+symbolize_read_lines(struct symbolize_elf *e, const struct symbolize_image *im)
+{
+	struct dwarf_sections	 s;
+	unsigned char		*own_line, *own_line_str, *own_str;
+
+	if (e->lines.nrows != 0)
+		return;
+	memset(&s, 0, sizeof s);
+	s.line = symbolize_section_bytes(im, ".debug_line", &s.line_len, &own_line);
+	if (s.line != NULL) {
+		s.line_str = symbolize_section_bytes(im, ".debug_line_str", &s.line_str_len,
+		    &own_line_str);
+		s.str = symbolize_section_bytes(im, ".debug_str", &s.str_len, &own_str);
+		(void)dwarf_lines_parse(&s, &e->lines);
+		free(own_line_str);
+		free(own_str);
+	}
+	free(own_line);
+}
+
 /* Parse the main image: segments, then .symtab or (for now) .dynsym. */
 static int
 symbolize_parse_image(struct symbolize_elf *e, const void *buf, size_t len, char **cause)
@@ -384,6 +493,7 @@ symbolize_parse_image(struct symbolize_elf *e, const void *buf, size_t len, char
 	im.len = len;
 	if (symbolize_read_header(&im, cause) == -1 || symbolize_read_segments(e, &im, cause) == -1)
 		return -1;
+	symbolize_read_lines(e, &im);
 	if (symbolize_find_section(&im, SHT_SYMTAB, &sh) == 0 &&
 	    symbolize_read_symbols(e, &im, &sh) == 0) {
 		e->source = SYMBOLIZE_SRC_SYMTAB;
@@ -447,7 +557,10 @@ symbolize_read_note_sections(struct symbolize_elf *e, const struct symbolize_ima
 	}
 }
 
-/* Read .symtab from a separate debug file at path into e; 0 or -1. */
+/*
+ * Read what e lacks from a separate debug file at path: .symtab unless e
+ * has its own, and the line table; 0 if it gave either, else -1.
+ */
 static int
 symbolize_try_debug(struct symbolize_elf *e, const char *path)
 {
@@ -471,9 +584,11 @@ symbolize_try_debug(struct symbolize_elf *e, const char *path)
 		/* A debuglink names a file, not a build: refuse a mismatched one. */
 		if (e->build_id_len != 0)
 			symbolize_read_note_sections(&d, &im);
-		if ((d.build_id_len == 0 || e->build_id_len == 0 ||
-		    (d.build_id_len == e->build_id_len &&
-		    memcmp(d.build_id, e->build_id, d.build_id_len) == 0)) &&
+		if (d.build_id_len != 0 && e->build_id_len != 0 &&
+		    (d.build_id_len != e->build_id_len ||
+		    memcmp(d.build_id, e->build_id, d.build_id_len) != 0))
+			goto out;
+		if (e->source != SYMBOLIZE_SRC_SYMTAB &&
 		    symbolize_find_section(&im, SHT_SYMTAB, &sh) == 0 &&
 		    symbolize_read_symbols(&d, &im, &sh) == 0) {
 			symbolize_drop_symbols(e);
@@ -486,7 +601,11 @@ symbolize_try_debug(struct symbolize_elf *e, const char *path)
 			d.names = NULL;
 			rc = 0;
 		}
+		symbolize_read_lines(e, &im);
+		if (e->lines.nrows != 0)
+			rc = 0;
 	}
+out:
 	free(cause);
 	free(d.loads);
 	free(d.syms);
@@ -548,7 +667,7 @@ symbolize_elf_open_inode(const char *path, uint64_t inode, char **cause)
 		return NULL;
 	e = symbolize_elf_parse(m, len, cause);
 	munmap(m, len);
-	if (e != NULL && e->source != SYMBOLIZE_SRC_SYMTAB)
+	if (e != NULL && (e->source != SYMBOLIZE_SRC_SYMTAB || e->lines.nrows == 0))
 		symbolize_find_debug(e, path);
 	return e;
 }
@@ -570,6 +689,7 @@ symbolize_elf_close(struct symbolize_elf *e)
 	free(e->syms);
 	free(e->names);
 	free(e->debuglink);
+	dwarf_lines_free(&e->lines);
 	free(e);
 }
 
@@ -701,4 +821,24 @@ symbolize_lookup(struct symbolize *sy, const char *path, uint64_t inode, uint64_
 		}
 	}
 	return NULL;
+}
+
+/* Source file and line of ELF virtual address vaddr; 0, or -1 if unknown. */
+int
+symbolize_elf_find_line(const struct symbolize_elf *e, uint64_t vaddr, const char **file,
+    uint32_t *line)
+{
+	return dwarf_lines_find(&e->lines, vaddr, file, line);
+}
+
+/* Source file and line of ELF virtual address vaddr of path; 0, or -1 if unknown. */
+int
+symbolize_lookup_line(struct symbolize *sy, const char *path, uint64_t inode, uint64_t vaddr,
+    const char **file, uint32_t *line)
+{
+	struct symbolize_elf	*e;
+
+	if (path == NULL || *path != '/' || (e = symbolize_get(sy, path, inode)) == NULL)
+		return -1;
+	return symbolize_elf_find_line(e, vaddr, file, line);
 }

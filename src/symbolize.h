@@ -9,7 +9,9 @@
  * its PT_LOAD segments, to turn a file offset into an ELF virtual address,
  * and one sorted table of its function symbols, from .symtab, else from a
  * separate debug file (build-id or .gnu_debuglink under /usr/lib/debug),
- * else from .dynsym.  Names are copied out and the file is unmapped at once.
+ * else from .dynsym; and its DWARF line table, if it or its debug file has
+ * one (dwarf-line.h).  Names are copied out and the file is unmapped at
+ * once.
  */
 
 #ifndef MEMPROF_SYMBOLIZE_H
@@ -39,6 +41,15 @@ void			 symbolize_free(struct symbolize *);
 const char		*symbolize_lookup(struct symbolize *, const char *path, uint64_t inode,
 			    uint64_t off, uint64_t *vaddr);
 
+/*
+ * Source file and line of ELF virtual address vaddr of path (as
+ * symbolize_lookup gives it), from the file's DWARF line table or its
+ * separate debug file's; 0, or -1 if unknown.  *file lives until
+ * symbolize_free.
+ */
+int			 symbolize_lookup_line(struct symbolize *, const char *path,
+			    uint64_t inode, uint64_t vaddr, const char **file, uint32_t *line);
+
 /* One ELF file, for the cache and for tests. */
 struct symbolize_elf	*symbolize_elf_open(const char *path, char **cause);
 /* Parse an ELF image in memory (not kept: names are copied); NULL and a message if malformed. */
@@ -50,6 +61,9 @@ const char		*symbolize_elf_find(const struct symbolize_elf *, uint64_t off,
 /* Function containing ELF virtual address vaddr, or NULL. */
 const char		*symbolize_elf_find_vaddr(const struct symbolize_elf *, uint64_t vaddr,
 			    uint64_t *sym_off);
+/* Source file and line of ELF virtual address vaddr; 0, or -1 if unknown. */
+int			 symbolize_elf_find_line(const struct symbolize_elf *, uint64_t vaddr,
+			    const char **file, uint32_t *line);
 size_t			 symbolize_elf_count(const struct symbolize_elf *);
 int			 symbolize_elf_source(const struct symbolize_elf *);
 

@@ -37,6 +37,7 @@
 
 #include "memprof.h"
 #include "collect.h"
+#include "report.h"
 #include "top-live.h"
 #include "ui.h"
 
@@ -538,16 +539,21 @@ top_live_add(struct top_live_view *v, struct hmap *index, size_t *cap, uint32_t 
 	s->count += st->alloc_count;
 }
 
-/* Name a site: its function and file:line, or "(native) module". */
+/*
+ * Name a site: its function and file:line, or "(native)" and where the
+ * text report puts it: "(libc.so.6)", "listobject.c:74 (libpython3.11.so.1.0)".
+ */
 static void
 top_live_name_site(const struct profile *pf, struct top_live_site *s)
 {
 	const struct frame	*f = &pf->frames[s->frame];
+	char			 where[240];
 
 	snprintf(s->func, sizeof s->func, "%s", profile_string(pf, f->function));
-	if (f->native)
-		snprintf(s->where, sizeof s->where, "(native) %s", profile_string(pf, f->file));
-	else
+	if (f->native) {
+		report_text_where(pf, f, where, sizeof where);
+		snprintf(s->where, sizeof s->where, "(native) %s", where);
+	} else
 		snprintf(s->where, sizeof s->where, "%s:%d", profile_string(pf, f->file), f->line);
 }
 
@@ -627,7 +633,7 @@ top_live_copy_expand(struct top_live *l)
 	uint32_t		 best[TOP_LIVE_STACKS], frame, i;
 	int64_t			 val[TOP_LIVE_STACKS], x;
 	size_t			 sid, nbest = 0, k;
-	char			 a[32];
+	char			 a[32], where[256];
 
 	v->nexpand = 0;
 	v->expand_frame = l->sel_frame;
@@ -656,11 +662,11 @@ top_live_copy_expand(struct top_live *l)
 		    st->truncated ? ", truncated" : "");
 		for (i = 0; i < st->nframes; i++) {
 			f = &pf->frames[st->frames[i]];
-			if (f->native)
+			if (f->native) {
+				report_text_where(pf, f, where, sizeof where);
 				top_live_expand_line(v, st->frames[i] == st->site ? 2 : 0,
-				    "  %s  (native) %s", profile_string(pf, f->function),
-				    profile_string(pf, f->file));
-			else
+				    "  %s  (native) %s", profile_string(pf, f->function), where);
+			} else
 				top_live_expand_line(v, st->frames[i] == st->site ? 2 : 0,
 				    "  %s  %s:%d", profile_string(pf, f->function),
 				    profile_string(pf, f->file), f->line);

@@ -5,8 +5,10 @@
 #    names alloc_big_buffer as the top site with exactly 16 MiB (--exact),
 #    alloc_small_nodes with 1 MiB, and plugin_alloc_chunk (4 MiB) in a
 #    library dlopen'd after start (the collector reads /proc/PID/maps again
-#    for it); the text report shows "alloc_big_buffer (native-alloc)"; the
-#    live summary names it too; a sampled run agrees on the top site.
+#    for it); built with -g, each site has its source line (the malloc or
+#    calloc call's, from the DWARF line table) and the text report shows
+#    "alloc_big_buffer  native-alloc.c:41 (native-alloc)"; the live summary
+#    names it too; a sampled run agrees on the top site.
 #  - A stripped copy: no name is invented; the site is "0xADDR (module+0xA)"
 #    and addr2line on the unstripped twin turns A back into alloc_big_buffer.
 #    An executable replaced on disk after the recording (new inode) is not
@@ -14,7 +16,8 @@
 #  - Python with --native, on every CPython 3.8-3.13 (pyenv's shared builds
 #    and Debian's static /usr/bin/python3.11): the bytearray site is still
 #    the Python line (the contract), and its stack holds both the Python
-#    frame and the interpreter's PyByteArray_Resize, by name.  Debian's
+#    frame and the interpreter's PyByteArray_Resize, by name (and, from
+#    pyenv's builds, which keep their line tables, in bytearrayobject.c).  Debian's
 #    static interpreter has no .symtab (stripped; no python3.11-dbg here)
 #    but keeps .dynsym, where PyByteArray_Resize is exported: its static
 #    functions show as "0x... (python3.11+0x...)", which is counted, not
@@ -82,9 +85,20 @@ c_program() {
     4194304:*/libnative-plugin.so) t_ok "$bin: dlopen'd plugin_alloc_chunk 4194304 bytes in libnative-plugin.so" ;;
     *) t_fail "$bin: plugin_alloc_chunk" "$b bytes in '$file', expected 4194304 in libnative-plugin.so" ;;
     esac
+    # Built with -g: each frame's source line, from the DWARF line table.
+    for fn in alloc_big_buffer alloc_small_nodes plugin_alloc_chunk; do
+        want=$(grep -n "^$fn(" -A6 "$SRC"/native-alloc.c "$SRC"/native-plugin.c |
+            sed -n 's/^.*native-[a-z]*\.c-\([0-9]*\)-.*[mc]alloc(.*/\1/p' | head -1)
+        got="$(site_field "$bin.json" $fn source):$(site_field "$bin.json" $fn line)"
+        case $got in
+        */native-alloc.c:"$want"|*/native-plugin.c:"$want") t_ok "$bin: $fn at $(basename "${got%:*}"):$want" ;;
+        *) t_fail "$bin: $fn source line" "'$got', expected its allocating call, line $want" ;;
+        esac
+    done
     t_run "$MEMPROF" report "$bin.mprof"
-    t_expect_match "$bin: text report shows 'alloc_big_buffer (native-alloc...)'" out "alloc_big_buffer +\\($bin\\)"
-    t_expect_match "$bin: text call path names main" out "by main +\\($bin\\)"
+    t_expect_match "$bin: text report shows 'alloc_big_buffer native-alloc.c:N ($bin)'" out \
+        "alloc_big_buffer +native-alloc\\.c:[0-9]+ \\($bin\\)"
+    t_expect_match "$bin: text call path names main with its line" out "by main +native-alloc\\.c:[0-9]+ \\($bin\\)"
 }
 
 c_program native-alloc
@@ -161,7 +175,14 @@ if not py:
 elif "PyByteArray_Resize" not in names:
     print("PyByteArray_Resize missing from native frames: %s" % names[:8])
 else:
-    print("ok %d native frames, %d of %d frames over all sites unnamed" % (len(names), unknown, total))
+    # pyenv builds keep their DWARF line table: the frame's source file too.
+    resize = [f for f in site["stack"] if f["function"] == "PyByteArray_Resize"][0]
+    src = resize.get("source")
+    if src is not None and not (src.endswith("Objects/bytearrayobject.c") and resize["line"] > 0):
+        print("PyByteArray_Resize at %s:%d, expected Objects/bytearrayobject.c" % (src, resize["line"]))
+        sys.exit()
+    print("ok %d native frames, %d of %d frames over all sites unnamed, PyByteArray_Resize %s" %
+          (len(names), unknown, total, "at bytearrayobject.c:%d" % resize["line"] if src else "without a line table"))
 PY
 )
     case $out in

@@ -3,8 +3,9 @@
 # real capture hold the known site with its Python frame, add up to the JSON
 # report's totals under each view, keep the processes of a multi-process
 # capture apart; the text report's site table has one column per figure
-# under every view and its header counts processes and names the Python
-# ones; and the formats not built yet say so in one line.
+# under every view and its header counts processes, names the Python ones
+# and gives the recording's duration (as the JSON does); and the formats not
+# built yet say so in one line.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -103,6 +104,21 @@ t_expect_match "text: a shell and its Python child, the child named" out \
     '^Processes:  2, 1 running Python: pid [0-9]+ \(Python 3\.[0-9]+\.[0-9]+\)$'
 t_run "$MEMPROF" report one.mprof
 t_expect_match "text: one Python process, named" out '^Processes:  1: pid [0-9]+ \(Python 3\.[0-9.]+\)$'
+
+# The recording's duration: at least the program's own 1.5 s, at most the run's wall time.
+t0=$(date +%s.%N)
+t_run "$MEMPROF" run -o slow.mprof "$PY" -c 'import time; time.sleep(1.5)'
+t1=$(date +%s.%N)
+t_run "$MEMPROF" report -f json slow.mprof
+dur=$(printf '%s' "$T_OUT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["totals"]["duration_seconds"])')
+if python3 -c 'import sys; d, a, b = map(float, sys.argv[1:]); sys.exit(not 1.5 <= d <= b - a)' "$dur" "$t0" "$t1"; then
+    t_ok "json: duration_seconds $dur, at least 1.5 and at most the run's wall time"
+else
+    t_fail "json: duration_seconds" "$dur, expected at least 1.5 and at most the run's wall time ($t0 to $t1)"
+fi
+t_run "$MEMPROF" report slow.mprof
+t_expect_match "text: the Recording line gives the duration" out \
+    "^Recording:  $(printf '%.2f' "$dur") s, sampled every 64.0 KiB on average; figures are estimates\$"
 
 for f in flamegraph html pprof; do
     t_run "$MEMPROF" report -f $f one.mprof

@@ -133,8 +133,6 @@ def size(s):
 def pair(s):
     a, b = s.split(" / ")
     return size(a), size(b)
-def close(a, b, pct, slack=0):
-    return abs(a - b) <= max(pct / 100 * max(a, b), slack)
 def read_docker(path):
     out = {}
     for line in open(path):
@@ -171,7 +169,7 @@ for name in sorted(docker):
     checks = [
         ("memory", near(m["mem_usage_bytes"], d["mem"][0], d4["mem"][0], 1, stock),
          "%d vs %d..%d" % (m["mem_usage_bytes"], d["mem"][0], d4["mem"][0])),
-        ("limit", close(m["mem_limit_bytes"], d["mem"][1], 1), "%d vs %d" % (m["mem_limit_bytes"], d["mem"][1])),
+        ("limit", near(m["mem_limit_bytes"], d["mem"][1], d4["mem"][1], 1), "%d vs %d" % (m["mem_limit_bytes"], d["mem"][1])),
         ("pids", m["pids"] == d["pids"], "%d vs %d" % (m["pids"], d["pids"])),
         ("cpu", abs(mcpu - dcpu) <= 10, "%.2f vs %.2f (medians of 3)" % (mcpu, dcpu)),
         ("net", near(m["net_rx_bytes"], d["net"][0], d4["net"][0], 1, 10) and

@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "memprof.h"
+#include "hmap.h"
 #include "modules.h"
 #include "profile.h"
 #include "symbolize.h"
@@ -194,6 +195,93 @@ test_libc_table(void **state)
 	modules_free_maps(maps, n);
 }
 
+/*
+ * Source lines of this binary (built with -g, as configure's default
+ * CFLAGS are): the target function's own lines, and for addresses across
+ * several functions the same line numbers as binutils' addr2line (whose
+ * file names can be wrong for DWARF 5 header code, so only the lines are
+ * compared).
+ */
+static void
+test_self_lines(void **state)
+{
+	static const uintptr_t	 fns[] = {
+		(uintptr_t)symbolize_test_target, (uintptr_t)test_self_function,
+		(uintptr_t)lookup_self, (uintptr_t)symbolize_lookup, (uintptr_t)profile_add_process,
+		(uintptr_t)hmap_put, (uintptr_t)modules_parse_maps,
+	};
+	struct symbolize	*sy = symbolize_create();
+	struct module_map	*maps;
+	const struct module_map	*m;
+	const char		*file, *base;
+	char			 cmd[16384], got[256];
+	uint64_t		 vaddr[7 * 24];
+	uint32_t		 line[7 * 24];
+	int			 known[7 * 24];
+	size_t			 n, i, k, nv = 0, len, checked = 0;
+	FILE			*p;
+
+	(void)state;
+	maps = self_maps(&n);
+	m = find_map(maps, n, (uintptr_t)symbolize_test_target);
+	(void)symbolize_lookup(sy, m->path, m->inode,
+	    (uintptr_t)symbolize_test_target - m->start + m->offset, &vaddr[0]);
+	if (symbolize_lookup_line(sy, m->path, m->inode, vaddr[0], &file, &line[0]) != 0) {
+		modules_free_maps(maps, n);
+		symbolize_free(sy);
+		print_message("this test binary has no DWARF line table (built without -g)\n");
+		skip();
+	}
+	base = strrchr(file, '/') != NULL ? strrchr(file, '/') + 1 : file;
+	assert_string_equal(base, "test-symbolize.c");
+	/* symbolize_test_target spans these lines of this file. */
+	assert_true(line[0] >= 43 && line[0] <= 49);
+
+	len = (size_t)snprintf(cmd, sizeof cmd, "addr2line -e '%s'", m->path);
+	for (i = 0; i < sizeof fns / sizeof fns[0]; i++) {
+		m = find_map(maps, n, fns[i]);
+		for (k = 0; k < 24; k++) {
+			(void)symbolize_lookup(sy, m->path, m->inode,
+			    fns[i] + k * 5 - m->start + m->offset, &vaddr[nv]);
+			known[nv] = symbolize_lookup_line(sy, m->path, m->inode, vaddr[nv], &file,
+			    &line[nv]) == 0;
+			len += (size_t)snprintf(cmd + len, sizeof cmd - len, " %#llx",
+			    (unsigned long long)vaddr[nv]);
+			nv++;
+		}
+	}
+	assert_true(len < sizeof cmd - 32);
+	snprintf(cmd + len, sizeof cmd - len, " 2>/dev/null");
+	if (system("command -v addr2line >/dev/null 2>&1") != 0) {
+		print_message("addr2line not found: lines not compared with it\n");
+		goto out;
+	}
+	assert_non_null(p = popen(cmd, "r"));
+	for (i = 0; i < nv && fgets(got, sizeof got, p) != NULL; i++) {
+		char	*colon = strrchr(got, ':');
+		long	 theirs = colon != NULL ? strtol(colon + 1, NULL, 10) : 0;
+
+		/* "file:line (discriminator N)" or "??:?" / "??:0" when unknown. */
+		if (colon == NULL || theirs <= 0) {
+			if (known[i])
+				fail_msg("%#llx: ours line %u, addr2line %s", (unsigned long long)vaddr[i],
+				    line[i], got);
+			continue;
+		}
+		if (!known[i] || (long)line[i] != theirs)
+			fail_msg("%#llx: ours %s%u, addr2line %s", (unsigned long long)vaddr[i],
+			    known[i] ? "line " : "unknown ", known[i] ? line[i] : 0, got);
+		checked++;
+	}
+	pclose(p);
+	assert_int_equal(i, nv);
+	print_message("%zu of %zu addresses have lines, all as addr2line says\n", checked, nv);
+	assert_true(checked > nv / 2);
+out:
+	modules_free_maps(maps, n);
+	symbolize_free(sy);
+}
+
 /* /proc/PID/maps text: only executable file mappings are kept, paths with spaces whole. */
 static void
 test_parse_maps(void **state)
@@ -255,6 +343,8 @@ try_image(const unsigned char *b, size_t len, uint64_t probe)
 {
 	struct symbolize_elf	*e;
 	char			*cause = NULL;
+	const char		*file;
+	uint32_t		 line;
 
 	e = symbolize_elf_parse(b, len, &cause);
 	if (e == NULL) {
@@ -264,6 +354,7 @@ try_image(const unsigned char *b, size_t len, uint64_t probe)
 	}
 	(void)symbolize_elf_find(e, probe, NULL);
 	(void)symbolize_elf_find_vaddr(e, probe, NULL);
+	(void)symbolize_elf_find_line(e, probe, &file, &line);
 	symbolize_elf_close(e);
 }
 
@@ -397,7 +488,12 @@ test_profile_native(void **state)
 	assert_int_equal(st->nframes, 3);
 	f = &pf->frames[st->frames[1]];
 	assert_int_equal(f->native, 1);
-	assert_int_equal(f->line, 0);
+	/* With a line table (-g), the source line too; without one, none. */
+	if (f->source != 0) {
+		assert_non_null(strstr(profile_string(pf, f->source), "test-symbolize.c"));
+		assert_true(f->line >= 43 && f->line <= 49);
+	} else
+		assert_int_equal(f->line, 0);
 	assert_string_equal(profile_string(pf, f->function), "symbolize_test_target");
 	assert_string_equal(profile_string(pf, f->file),
 	    find_map(maps, n, (uintptr_t)symbolize_test_target)->path);
@@ -406,11 +502,16 @@ test_profile_native(void **state)
 	assert_string_equal(profile_string(pf, f->function), "0x10");
 	assert_string_equal(profile_string(pf, f->file), "");
 
-	/* Another address in the same function is the same frame. */
+	/* Another address in the same function is the same frame if it is on the same line. */
 	target = st->frames[1];
 	ret[0] = (uintptr_t)symbolize_test_target + 9;
 	st = send_native_stack(pf, p, 2, ret, 1);
-	assert_int_equal(st->frames[0], target);
+	f = &pf->frames[st->frames[0]];
+	assert_string_equal(profile_string(pf, f->function), "symbolize_test_target");
+	if (f->line == pf->frames[target].line)
+		assert_int_equal(st->frames[0], target);
+	else
+		assert_int_not_equal(st->frames[0], target);
 
 	/* A module overlapping known ones replaces them; unknown symbols show module+address. */
 	memset(&bad, 0, sizeof bad);
@@ -613,6 +714,7 @@ main(void)
 		cmocka_unit_test(test_self_function),
 		cmocka_unit_test(test_libc_malloc),
 		cmocka_unit_test(test_libc_table),
+		cmocka_unit_test(test_self_lines),
 		cmocka_unit_test(test_parse_maps),
 		cmocka_unit_test(test_malformed),
 		cmocka_unit_test(test_profile_native),
