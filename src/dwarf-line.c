@@ -111,8 +111,9 @@ dwarf_fixed(struct dwarf_reader *r, size_t n)
 	return v;
 }
 
+/* A LEB128 number, sign-extended if sign is set; 0 (and bad) if it runs past the end. */
 static uint64_t
-dwarf_uleb(struct dwarf_reader *r)
+dwarf_leb(struct dwarf_reader *r, int sign)
 {
 	uint64_t	v = 0;
 	unsigned	shift = 0;
@@ -128,29 +129,21 @@ dwarf_uleb(struct dwarf_reader *r)
 			v |= (uint64_t)(b & 0x7f) << shift;
 		shift += 7;
 	} while (b & 0x80);
+	if (sign && shift < 64 && (b & 0x40))
+		v |= ~(uint64_t)0 << shift;
 	return v;
+}
+
+static uint64_t
+dwarf_uleb(struct dwarf_reader *r)
+{
+	return dwarf_leb(r, 0);
 }
 
 static int64_t
 dwarf_sleb(struct dwarf_reader *r)
 {
-	uint64_t	v = 0;
-	unsigned	shift = 0;
-	unsigned char	b;
-
-	do {
-		if (r->bad || r->p >= r->end) {
-			r->bad = 1;
-			return 0;
-		}
-		b = *r->p++;
-		if (shift < 64)
-			v |= (uint64_t)(b & 0x7f) << shift;
-		shift += 7;
-	} while (b & 0x80);
-	if (shift < 64 && (b & 0x40))
-		v |= ~(uint64_t)0 << shift;
-	return (int64_t)v;
+	return (int64_t)dwarf_leb(r, 1);
 }
 
 static void
