@@ -193,6 +193,7 @@ capture_load_stream(FILE *f, const char *path, struct capture_info *info, char *
 
 	memset(info, 0, sizeof *info);
 	pf = profile_create();
+	pf->native_lines = 1;
 	if (capture_read_header(f, path, pf, cause) != 0)
 		goto fail;
 	while ((rc = capture_read_chunk(f, path, pf, info, cause)) == 1)

@@ -27,8 +27,12 @@
 #include "hmap.h"
 #include "dwarf-line.h"
 
-/* Rows kept from one file at most (16 bytes each): libpython has about a million. */
-#define DWARF_LINE_MAX_ROWS	(1U << 24)
+/*
+ * Rows kept from one file at most (16 bytes each, 64 MiB): libpython has
+ * about a million; of a bigger table (a debug build of a large C++ library)
+ * the units past the cap have no lines.
+ */
+#define DWARF_LINE_MAX_ROWS	(1U << 22)
 /* Entries of a DWARF 5 directory or file format description at most. */
 #define DWARF_LINE_MAX_FORMAT	16
 

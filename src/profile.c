@@ -747,8 +747,8 @@ profile_resolve_native(struct profile *pf, struct process *p, uint64_t addr)
 		    &off);
 		f.file = m->path;
 		/* With a line table, the call's source line too (off is now the ELF address). */
-		if (symbolize_lookup_line(pf->symbols, profile_string(pf, m->path), m->inode, off,
-		    &source, &line) == 0) {
+		if (pf->native_lines && symbolize_lookup_line(pf->symbols,
+		    profile_string(pf, m->path), m->inode, off, &source, &line) == 0) {
 			f.source = profile_intern_string(pf, source, strlen(source));
 			f.line = (int32_t)line;
 		}

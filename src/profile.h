@@ -197,6 +197,12 @@ struct profile {
 	size_t			 ntimeline;
 
 	struct symbolize	*symbols;	/* ELF symbol cache, made on first use */
+	/*
+	 * Give native frames their source lines (reports from a capture).  The
+	 * collector does not: reading a line table (libpython's: ~50 ms, 30 MB)
+	 * for the start-up frames of every run would cost every run.
+	 */
+	int			 native_lines;
 };
 
 struct profile	*profile_create(void);

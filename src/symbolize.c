@@ -19,7 +19,9 @@
  *
  * Lines: the DWARF line table (dwarf-line.c) of the file, else of its
  * separate debug file, its sections inflated first if compressed (zlib or
- * zstd); a file without one gives function names only.
+ * zstd); a file without one gives function names only.  Opening a file
+ * only notes where its table is: it is read (mapped again, parsed,
+ * unmapped) on the first line lookup, so names alone never pay for it.
  *
  * Symbols: STT_FUNC and STT_GNU_IFUNC with a section.  Of several names at
  * one address (aliases such as malloc and __libc_malloc) the one kept is
@@ -86,7 +88,10 @@ struct symbolize_elf {
 	unsigned char		 build_id[SYMBOLIZE_BUILD_ID_MAX];
 	size_t			 build_id_len;
 	char			*debuglink;
-	struct dwarf_lines	 lines;		/* nrows 0: no line table */
+	struct dwarf_lines	 lines;		/* nrows 0: no line table (yet) */
+	char			*lines_path;	/* the file with .debug_line, read on first use */
+	uint64_t		 lines_inode;	/* its inode, 0: unchecked */
+	int			 lines_read;	/* lines_path was read (or there is none) */
 };
 
 struct symbolize_entry {
@@ -481,9 +486,28 @@ symbolize_read_lines(struct symbolize_elf *e, const struct symbolize_image *im)
 	free(own_line);
 }
 
-/* Parse the main image: segments, then .symtab or (for now) .dynsym. */
+/* Remember that the file at path (this image) has a line table, unless one is known already. */
+static void
+symbolize_note_lines(struct symbolize_elf *e, const struct symbolize_image *im, const char *path,
+    uint64_t inode)
+{
+	Elf64_Shdr	sh;
+
+	if (e->lines_path == NULL && !e->lines_read &&
+	    symbolize_section_named(im, ".debug_line", &sh) == 0) {
+		e->lines_path = xstrdup(path);
+		e->lines_inode = inode;
+	}
+}
+
+/*
+ * Parse the main image: segments, then .symtab or (for now) .dynsym.  Its
+ * line table is read now if lines is set (an image in memory), else only
+ * noted (symbolize_note_lines) and read on first use.
+ */
 static int
-symbolize_parse_image(struct symbolize_elf *e, const void *buf, size_t len, char **cause)
+symbolize_parse_image(struct symbolize_elf *e, const void *buf, size_t len, int lines,
+    char **cause)
 {
 	struct symbolize_image	im;
 	Elf64_Shdr		sh;
@@ -493,7 +517,10 @@ symbolize_parse_image(struct symbolize_elf *e, const void *buf, size_t len, char
 	im.len = len;
 	if (symbolize_read_header(&im, cause) == -1 || symbolize_read_segments(e, &im, cause) == -1)
 		return -1;
-	symbolize_read_lines(e, &im);
+	if (lines) {
+		symbolize_read_lines(e, &im);
+		e->lines_read = 1;
+	}
 	if (symbolize_find_section(&im, SHT_SYMTAB, &sh) == 0 &&
 	    symbolize_read_symbols(e, &im, &sh) == 0) {
 		e->source = SYMBOLIZE_SRC_SYMTAB;
@@ -601,8 +628,8 @@ symbolize_try_debug(struct symbolize_elf *e, const char *path)
 			d.names = NULL;
 			rc = 0;
 		}
-		symbolize_read_lines(e, &im);
-		if (e->lines.nrows != 0)
+		symbolize_note_lines(e, &im, path, 0);
+		if (e->lines_path != NULL)
 			rc = 0;
 	}
 out:
@@ -648,28 +675,68 @@ symbolize_elf_parse(const void *buf, size_t len, char **cause)
 {
 	struct symbolize_elf	*e = xcalloc(1, sizeof *e);
 
-	if (symbolize_parse_image(e, buf, len, cause) == -1) {
+	if (symbolize_parse_image(e, buf, len, 1, cause) == -1) {
 		symbolize_elf_close(e);
 		return NULL;
 	}
 	return e;
 }
 
-/* Open and read an ELF file, with a separate debug file when it has no .symtab. */
+/*
+ * Open and read an ELF file, with a separate debug file when it has no
+ * .symtab or no line table; where the line table is is only noted.
+ */
 static struct symbolize_elf *
 symbolize_elf_open_inode(const char *path, uint64_t inode, char **cause)
 {
 	struct symbolize_elf	*e;
+	struct symbolize_image	 im;
+	char			*ignored = NULL;
 	void			*m;
 	size_t			 len;
 
 	if ((m = symbolize_map(path, inode, &len, cause)) == NULL)
 		return NULL;
-	e = symbolize_elf_parse(m, len, cause);
+	e = xcalloc(1, sizeof *e);
+	if (symbolize_parse_image(e, m, len, 0, cause) == -1) {
+		munmap(m, len);
+		symbolize_elf_close(e);
+		return NULL;
+	}
+	memset(&im, 0, sizeof im);
+	im.b = m;
+	im.len = len;
+	if (symbolize_read_header(&im, &ignored) == 0)
+		symbolize_note_lines(e, &im, path, inode);
+	free(ignored);
 	munmap(m, len);
-	if (e != NULL && (e->source != SYMBOLIZE_SRC_SYMTAB || e->lines.nrows == 0))
+	if (e->source != SYMBOLIZE_SRC_SYMTAB || e->lines_path == NULL)
 		symbolize_find_debug(e, path);
 	return e;
+}
+
+/* Read the line table noted by symbolize_note_lines, once. */
+static void
+symbolize_load_lines(struct symbolize_elf *e)
+{
+	struct symbolize_image	 im;
+	char			*cause = NULL;
+	void			*m;
+	size_t			 len;
+
+	e->lines_read = 1;
+	if (e->lines_path == NULL ||
+	    (m = symbolize_map(e->lines_path, e->lines_inode, &len, &cause)) == NULL) {
+		free(cause);
+		return;
+	}
+	memset(&im, 0, sizeof im);
+	im.b = m;
+	im.len = len;
+	if (symbolize_read_header(&im, &cause) == 0)
+		symbolize_read_lines(e, &im);
+	free(cause);
+	munmap(m, len);
 }
 
 /* Open and read one ELF file; NULL and a message if it cannot be used. */
@@ -689,6 +756,7 @@ symbolize_elf_close(struct symbolize_elf *e)
 	free(e->syms);
 	free(e->names);
 	free(e->debuglink);
+	free(e->lines_path);
 	dwarf_lines_free(&e->lines);
 	free(e);
 }
@@ -825,9 +893,11 @@ symbolize_lookup(struct symbolize *sy, const char *path, uint64_t inode, uint64_
 
 /* Source file and line of ELF virtual address vaddr; 0, or -1 if unknown. */
 int
-symbolize_elf_find_line(const struct symbolize_elf *e, uint64_t vaddr, const char **file,
+symbolize_elf_find_line(struct symbolize_elf *e, uint64_t vaddr, const char **file,
     uint32_t *line)
 {
+	if (!e->lines_read)
+		symbolize_load_lines(e);
 	return dwarf_lines_find(&e->lines, vaddr, file, line);
 }
 

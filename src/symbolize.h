@@ -61,8 +61,11 @@ const char		*symbolize_elf_find(const struct symbolize_elf *, uint64_t off,
 /* Function containing ELF virtual address vaddr, or NULL. */
 const char		*symbolize_elf_find_vaddr(const struct symbolize_elf *, uint64_t vaddr,
 			    uint64_t *sym_off);
-/* Source file and line of ELF virtual address vaddr; 0, or -1 if unknown. */
-int			 symbolize_elf_find_line(const struct symbolize_elf *, uint64_t vaddr,
+/*
+ * Source file and line of ELF virtual address vaddr; 0, or -1 if unknown.
+ * A file's line table is read on the first call (names alone need none).
+ */
+int			 symbolize_elf_find_line(struct symbolize_elf *, uint64_t vaddr,
 			    const char **file, uint32_t *line);
 size_t			 symbolize_elf_count(const struct symbolize_elf *);
 int			 symbolize_elf_source(const struct symbolize_elf *);

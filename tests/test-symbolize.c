@@ -472,6 +472,7 @@ test_profile_native(void **state)
 	size_t			 n, i;
 
 	(void)state;
+	pf->native_lines = 1;	/* as a report from a capture does */
 	maps = self_maps(&n);
 	for (i = 0; i < n; i++)
 		assert_int_equal(send_module(pf, p, &maps[i]), 0);
