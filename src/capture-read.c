@@ -43,7 +43,7 @@ capture_apply(struct profile *pf, uint16_t type, uint16_t sub, uint32_t proc,
 	struct wire_hello	 h;
 	struct capture_end	 e;
 	struct process		*p = NULL;
-	uint64_t		 v;
+	uint64_t		 v, hwm = 0;
 
 	if (type == CAP_REC_WIRE || type == CAP_REC_RSS || type == CAP_REC_END) {
 		if ((p = profile_process(pf, proc)) == NULL)
@@ -68,8 +68,12 @@ capture_apply(struct profile *pf, uint16_t type, uint16_t sub, uint32_t proc,
 		memcpy(&v, payload, sizeof v);
 		if (type == CAP_REC_TIME)
 			profile_apply_time(pf, v);
-		else
-			profile_apply_rss(pf, p, v);
+		else {
+			/* The high-water mark follows since captures of session 6. */
+			if (len >= 2 * sizeof v)
+				memcpy(&hwm, (const char *)payload + sizeof v, sizeof hwm);
+			profile_apply_rss(pf, p, v, hwm);
+		}
 		return 0;
 	case CAP_REC_END:
 		if (len < sizeof e)

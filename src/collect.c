@@ -117,16 +117,23 @@ collect_events(struct collect *co)
 	return &ev;
 }
 
-/* Resident bytes of pid from /proc/PID/statm; 0 if it cannot be read. */
+/*
+ * Resident bytes of pid now and at its highest since it started (or
+ * exec'd), from /proc/PID/status's VmRSS and VmHWM: the kernel's
+ * high-water mark catches a peak between two ticks.  0 if it cannot be
+ * read (the process is gone, or is a zombie with no memory left).
+ */
 static uint64_t
-collect_read_rss(struct collect *co, int pid)
+collect_read_rss(int pid, uint64_t *hwm)
 {
-	char			path[64], buf[128];
-	unsigned long long	size, resident;
+	char			path[64], buf[4096], *at;
+	unsigned long long	kb;
+	uint64_t		rss = 0;
 	ssize_t			n;
 	int			fd;
 
-	snprintf(path, sizeof path, "/proc/%d/statm", pid);
+	*hwm = 0;
+	snprintf(path, sizeof path, "/proc/%d/status", pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return 0;
 	n = read(fd, buf, sizeof buf - 1);
@@ -134,9 +141,11 @@ collect_read_rss(struct collect *co, int pid)
 	if (n <= 0)
 		return 0;
 	buf[n] = '\0';
-	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
-		return 0;
-	return resident * (uint64_t)co->page_size;
+	if ((at = strstr(buf, "\nVmRSS:")) != NULL && sscanf(at + 7, "%llu kB", &kb) == 1)
+		rss = (uint64_t)kb * 1024;
+	if ((at = strstr(buf, "\nVmHWM:")) != NULL && sscanf(at + 7, "%llu kB", &kb) == 1)
+		*hwm = (uint64_t)kb * 1024;
+	return rss;
 }
 
 /* Sample RSS of every running image and add a clock tick. */
@@ -145,17 +154,17 @@ collect_tick(struct collect *co, uint64_t now)
 {
 	struct channel_conn	*c;
 	struct process		*p;
-	uint64_t		 rss, t = now - co->t0_ns;
+	uint64_t		 rss[2], t = now - co->t0_ns;
 	size_t			 i;
 
 	for (i = 0; i < co->chan.nconns; i++) {
 		c = co->chan.conns[i];
 		if (c->fd < 0 || c->serial == 0 || (p = profile_process(co->pf, c->serial)) == NULL)
 			continue;
-		if ((rss = collect_read_rss(co, c->hello.pid)) == 0)
+		if ((rss[0] = collect_read_rss(c->hello.pid, &rss[1])) == 0)
 			continue;
-		capture_write(co->writer, CAP_REC_RSS, 0, c->serial, &rss, sizeof rss);
-		profile_apply_rss(co->pf, p, rss);
+		capture_write(co->writer, CAP_REC_RSS, 0, c->serial, rss, sizeof rss);
+		profile_apply_rss(co->pf, p, rss[0], rss[1]);
 	}
 	capture_write(co->writer, CAP_REC_TIME, 0, 0, &t, sizeof t);
 	profile_apply_time(co->pf, t);
@@ -170,7 +179,6 @@ collect_start(struct collect *co, const char *path, uint64_t sample_every, uint3
 	size_t	 len = 0, n, i;
 
 	memset(co, 0, sizeof *co);
-	co->page_size = sysconf(_SC_PAGESIZE);
 	if ((co->writer = capture_writer_open(path, sample_every, flags, cause)) == NULL)
 		return -1;
 	if (channel_listen(&co->chan, cause) != 0) {

@@ -23,7 +23,6 @@ struct collect {
 	uint64_t		 last_flush_ns;
 	uint64_t		 records;
 	int			 busy;		/* the last drain found records */
-	long			 page_size;
 	struct modules		*modules;	/* /proc/PID/maps watcher (native frames) */
 };
 

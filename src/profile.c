@@ -928,14 +928,16 @@ profile_apply_end(struct profile *pf, struct process *p, int wait_status,
 	p->dropped_bytes = dropped_bytes;
 }
 
-/* A resident-set sample of a process. */
+/* A resident-set sample of a process, with its high-water mark (0 if unknown). */
 void
-profile_apply_rss(struct profile *pf, struct process *p, uint64_t rss)
+profile_apply_rss(struct profile *pf, struct process *p, uint64_t rss, uint64_t hwm)
 {
 	(void)pf;
 	p->rss_last = rss;
 	if (rss > p->rss_peak)
 		p->rss_peak = rss;
+	if (hwm > p->rss_peak)
+		p->rss_peak = hwm;
 }
 
 /* A clock tick: add one timeline point per running process. */

@@ -4,8 +4,8 @@
 # report's totals under each view, keep the processes of a multi-process
 # capture apart; the text report's site table has one column per figure
 # under every view and its header counts processes, names the Python ones
-# and gives the recording's duration (as the JSON does); and the formats not
-# built yet say so in one line.
+# and gives the recording's duration (as the JSON does); peak RSS counts a
+# spike between two samples; and the formats not built yet say so in one line.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -119,6 +119,17 @@ fi
 t_run "$MEMPROF" report slow.mprof
 t_expect_match "text: the Recording line gives the duration" out \
     "^Recording:  $(printf '%.2f' "$dur") s, sampled every 64.0 KiB on average; figures are estimates\$"
+
+# Peak RSS is the kernel's high-water mark: a 300 MiB spike freed at once
+# counts, though no 100 ms sample may land on it.
+t_run "$MEMPROF" run -o spike.mprof "$PY" -c 'import time; b = b"x" * (300 << 20); del b; time.sleep(0.5)'
+t_run "$MEMPROF" report -f json spike.mprof
+rss=$(printf '%s' "$T_OUT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["totals"]["rss_peak_bytes"])')
+if [ "$rss" -ge $((300 << 20)) ] 2>/dev/null; then
+    t_ok "json: rss_peak_bytes $rss covers the 300 MiB spike"
+else
+    t_fail "json: rss_peak_bytes" "$rss, expected at least $((300 << 20)) (the spike)"
+fi
 
 for f in flamegraph html pprof; do
     t_run "$MEMPROF" report -f $f one.mprof
