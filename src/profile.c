@@ -855,6 +855,7 @@ profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const v
 	struct wire_free	f;
 	struct wire_unmap	u;
 	struct wire_python	py;
+	uint64_t		exit_rss;
 	const struct wire_alloc	*ap;
 	const struct wire_free	*fp;
 
@@ -902,6 +903,12 @@ profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const v
 		if (!p->exited_code) {
 			profile_snapshot_exit(p);
 			p->exited_code = 1;
+		}
+		/* The image's own peak resident set, if the agent read it. */
+		if (len >= sizeof exit_rss) {
+			memcpy(&exit_rss, payload, sizeof exit_rss);
+			if (exit_rss > p->rss_peak)
+				p->rss_peak = exit_rss;
 		}
 		return 0;
 	default:

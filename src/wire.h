@@ -125,7 +125,8 @@ enum wire_rec_type {
 	WIRE_REC_STACK,		/* struct wire_stack + frames */
 	WIRE_REC_CODE,		/* struct wire_code + strings + line table */
 	WIRE_REC_PYTHON,	/* struct wire_python */
-	WIRE_REC_EXIT,		/* program code finished (Python atexit); no payload */
+	WIRE_REC_EXIT,		/* program code finished (Python atexit, exit()); optional
+				   u64: the image's peak resident bytes then (VmHWM), 0 unknown */
 	WIRE_REC_THREAD,	/* struct wire_thread */
 	WIRE_REC_MODULE,	/* struct wire_module + path: for native symbols */
 	WIRE_REC_ALLOC_EXACT,	/* struct wire_alloc_exact: an ALLOC whose weight is its size */

@@ -5,7 +5,8 @@
 # capture apart; the text report's site table has one column per figure
 # under every view and its header counts processes, names the Python ones
 # and gives the recording's duration (as the JSON does); peak RSS counts a
-# spike between two samples; and the formats not built yet say so in one line.
+# spike between two samples and a process too short for any; and the formats
+# not built yet say so in one line.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -129,6 +130,16 @@ if [ "$rss" -ge $((300 << 20)) ] 2>/dev/null; then
     t_ok "json: rss_peak_bytes $rss covers the 300 MiB spike"
 else
     t_fail "json: rss_peak_bytes" "$rss, expected at least $((300 << 20)) (the spike)"
+fi
+
+# A process over before the collector's first RSS read reports its peak at exit.
+t_run "$MEMPROF" run -o short.mprof "$PY" -c 'b = b"x" * (50 << 20)'
+t_run "$MEMPROF" report -f json short.mprof
+rss=$(printf '%s' "$T_OUT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["totals"]["rss_peak_bytes"])')
+if [ "$rss" -ge $((50 << 20)) ] 2>/dev/null; then
+    t_ok "json: a short process's rss_peak_bytes $rss covers its 50 MiB"
+else
+    t_fail "json: a short process's rss_peak_bytes" "$rss, expected at least $((50 << 20))"
 fi
 
 for f in flamegraph html pprof; do
