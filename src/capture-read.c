@@ -69,7 +69,7 @@ capture_apply(struct profile *pf, uint16_t type, uint16_t sub, uint32_t proc,
 		if (type == CAP_REC_TIME)
 			profile_apply_time(pf, v);
 		else {
-			/* The high-water mark follows since captures of session 6. */
+			/* Newer captures (November 2026 on) add the high-water mark. */
 			if (len >= 2 * sizeof v)
 				memcpy(&hwm, (const char *)payload + sizeof v, sizeof hwm);
 			profile_apply_rss(pf, p, v, hwm);
