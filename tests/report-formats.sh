@@ -121,26 +121,23 @@ t_run "$MEMPROF" report slow.mprof
 t_expect_match "text: the Recording line gives the duration" out \
     "^Recording:  $(printf '%.2f' "$dur") s, sampled every 64.0 KiB on average; figures are estimates\$"
 
-# Peak RSS is the kernel's high-water mark: a 300 MiB spike freed at once
-# counts, though no 100 ms sample may land on it.
-t_run "$MEMPROF" run -o spike.mprof "$PY" -c 'import time; b = b"x" * (300 << 20); del b; time.sleep(0.5)'
-t_run "$MEMPROF" report -f json spike.mprof
-rss=$(printf '%s' "$T_OUT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["totals"]["rss_peak_bytes"])')
-if [ "$rss" -ge $((300 << 20)) ] 2>/dev/null; then
-    t_ok "json: rss_peak_bytes $rss covers the 300 MiB spike"
-else
-    t_fail "json: rss_peak_bytes" "$rss, expected at least $((300 << 20)) (the spike)"
-fi
-
-# A process over before the collector's first RSS read reports its peak at exit.
-t_run "$MEMPROF" run -o short.mprof "$PY" -c 'b = b"x" * (50 << 20)'
-t_run "$MEMPROF" report -f json short.mprof
-rss=$(printf '%s' "$T_OUT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["totals"]["rss_peak_bytes"])')
-if [ "$rss" -ge $((50 << 20)) ] 2>/dev/null; then
-    t_ok "json: a short process's rss_peak_bytes $rss covers its 50 MiB"
-else
-    t_fail "json: a short process's rss_peak_bytes" "$rss, expected at least $((50 << 20))"
-fi
+# peak_rss NAME MiB PYTHON-CODE: profile the code; the JSON report's
+# rss_peak_bytes must be at least MiB.
+peak_rss() {
+    t_run "$MEMPROF" run -o rss.mprof "$PY" -c "$3"
+    t_run "$MEMPROF" report -f json rss.mprof
+    rss=$(printf '%s' "$T_OUT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["totals"]["rss_peak_bytes"])')
+    if [ "$rss" -ge $(($2 << 20)) ] 2>/dev/null; then
+        t_ok "json: rss_peak_bytes $rss covers $1's $2 MiB"
+    else
+        t_fail "json: rss_peak_bytes of $1" "$rss, expected at least $(($2 << 20))"
+    fi
+}
+# Peak RSS is the kernel's high-water mark: a spike freed at once counts,
+# though no 100 ms sample may land on it; and a process over before the
+# collector's first read reports its peak when its code finishes.
+peak_rss "a spike" 300 'import time; b = b"x" * (300 << 20); del b; time.sleep(0.5)'
+peak_rss "a short process" 50 'b = b"x" * (50 << 20)'
 
 for f in flamegraph html pprof; do
     t_run "$MEMPROF" report -f $f one.mprof
