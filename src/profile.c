@@ -238,6 +238,35 @@ profile_intern_stack(struct profile *pf, const uint32_t *frames, uint32_t n, uin
 static void	profile_snapshot_exit(struct process *);
 
 /*
+ * Peak RSS of the whole run: each image counts with its own peak while it
+ * runs, so images that ran one after another (a launcher's short helpers)
+ * do not add up, and images that ran together do (an upper bound, as their
+ * peaks need not have coincided).
+ */
+static void
+profile_rss_raise(struct profile *pf, struct process *p, uint64_t peak)
+{
+	if (peak <= p->rss_peak)
+		return;
+	if (!p->rss_gone) {
+		pf->rss_running += peak - p->rss_peak;
+		if (pf->rss_running > pf->rss_peak_all)
+			pf->rss_peak_all = pf->rss_running;
+	}
+	p->rss_peak = peak;
+}
+
+/* An image ended (or was replaced by exec): its peak leaves the running sum. */
+static void
+profile_rss_leave(struct profile *pf, struct process *p)
+{
+	if (!p->rss_gone) {
+		pf->rss_running -= p->rss_peak;
+		p->rss_gone = 1;
+	}
+}
+
+/*
  * An image replaced by exec: what it held then was not left behind by the
  * program but dropped with the old address space, so it counts as nothing
  * live at exit (a shell or a launcher that execs Python is not a leak).
@@ -246,6 +275,7 @@ static void	profile_snapshot_exit(struct process *);
 static void
 profile_mark_execd(struct process *p)
 {
+	profile_rss_leave(p->pf, p);
 	p->execd = 1;
 	p->exited_code = 1;
 	profile_snapshot_exit(p);
@@ -907,8 +937,7 @@ profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const v
 		/* The image's own peak resident set, if the agent read it. */
 		if (len >= sizeof exit_rss) {
 			memcpy(&exit_rss, payload, sizeof exit_rss);
-			if (exit_rss > p->rss_peak)
-				p->rss_peak = exit_rss;
+			profile_rss_raise(pf, p, exit_rss);
 		}
 		return 0;
 	default:
@@ -929,6 +958,7 @@ profile_apply_end(struct profile *pf, struct process *p, int wait_status,
 		p->all_ended = 1;
 		p->end_all_epoch = pf->peak_all_epoch;
 	}
+	profile_rss_leave(pf, p);
 	p->ended = 1;
 	p->wait_status = wait_status;
 	p->dropped_records = dropped_records;
@@ -939,12 +969,8 @@ profile_apply_end(struct profile *pf, struct process *p, int wait_status,
 void
 profile_apply_rss(struct profile *pf, struct process *p, uint64_t rss, uint64_t hwm)
 {
-	(void)pf;
 	p->rss_last = rss;
-	if (rss > p->rss_peak)
-		p->rss_peak = rss;
-	if (hwm > p->rss_peak)
-		p->rss_peak = hwm;
+	profile_rss_raise(pf, p, rss > hwm ? rss : hwm);
 }
 
 /* A clock tick: add one timeline point per running process. */

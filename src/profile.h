@@ -157,6 +157,7 @@ struct process {
 
 	uint64_t		 rss_last;	/* latest RSS sample, bytes */
 	uint64_t		 rss_peak;
+	int			 rss_gone;	/* its peak left the running images' sum */
 };
 
 /* Memory over time: one point per process per tick. */
@@ -196,6 +197,8 @@ struct profile {
 	struct timeline_point	*timeline;
 	size_t			 ntimeline;
 
+	uint64_t		 rss_running;	/* sum of the running images' peak RSS */
+	uint64_t		 rss_peak_all;	/* its highest: images that ran at once */
 	struct symbolize	*symbols;	/* ELF symbol cache, made on first use */
 	/*
 	 * Give native frames their source lines (reports from a capture).  The

@@ -178,13 +178,17 @@ report_build(struct report *r, const struct profile *pf, int pid, enum report_vi
 			r->totals.peak += p->peak;
 		r->totals.at_exit += p->ended || p->exited_code ? p->at_exit_total : p->live_total;
 		r->totals.live_end += p->live_total;
-		r->totals.rss_peak += p->rss_peak;
+		/* One pid's images ran one after another (exec): the highest. */
+		if (r->pid != 0 && p->rss_peak > r->totals.rss_peak)
+			r->totals.rss_peak = p->rss_peak;
 		r->totals.dropped_records += p->dropped_records;
 		r->totals.dropped_bytes += p->dropped_bytes;
 		report_add_process(r, p, &index);
 	}
-	if (r->pid == 0)
+	if (r->pid == 0) {
 		r->totals.peak = pf->peak_all;
+		r->totals.rss_peak = pf->rss_peak_all;
+	}
 	hmap_free(&index);
 	if (pid != 0 && r->totals.processes == 0) {
 		xasprintf(cause, "the capture has no process with pid %d", pid);

@@ -145,6 +145,30 @@ peak_rss() {
 # collector's first read reports its peak when its code finishes.
 peak_rss "a spike" 300 'import time; b = b"x" * (300 << 20); del b; time.sleep(0.5)'
 peak_rss "a short process" 50 'b = b"x" * (50 << 20)'
+# The run's peak RSS counts images that ran at once, not one after another:
+# a shell's eight short children do not add up, the shell and Python do.
+t_run env PY="$PY" "$MEMPROF" run -o seq.mprof sh -c \
+    'for i in 1 2 3 4 5 6 7 8; do /bin/true; done; "$PY" -c "b = b\"x\" * (50 << 20)"'
+t_run "$MEMPROF" report -f json seq.mprof
+out=$(printf '%s' "$T_OUT" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+total = d["totals"]["rss_peak_bytes"]
+peaks = {}
+for p in d["processes"]:
+    name = p["exe"].rsplit("/", 1)[-1]
+    peaks.setdefault("python" if p["python"] else name, []).append(p["rss_peak_bytes"])
+py = max(peaks.get("python", [0]))
+others = sum(v for k, vs in peaks.items() if k != "python" for v in vs)
+# At most the shell, one child and Python at once (the shell image has its pid).
+bound = py + sum(sorted((v for k, vs in peaks.items() if k != "python" for v in vs), reverse=True)[:2])
+ok = py >= (50 << 20) and py <= total <= bound and total < py + others
+print("%s total %d, Python %d, the others %d in %d images, bound %d" %
+      ("ok" if ok else "FAIL", total, py, others, sum(len(v) for k, v in peaks.items() if k != "python"), bound))')
+case $out in
+ok*) t_ok "json: rss_peak_bytes of images one after another: ${out#ok }" ;;
+*) t_fail "json: rss_peak_bytes of images one after another" "${out#FAIL }" ;;
+esac
 
 for f in flamegraph html pprof; do
     t_run "$MEMPROF" report -f $f one.mprof
