@@ -411,7 +411,7 @@ core_emit_thread(const struct agent_thread *th)
 
 	memset(name, 0, sizeof name);
 	prctl(PR_GET_NAME, (unsigned long)name, 0, 0, 0);
-	rec = agent_ring_begin(len, 0);
+	rec = agent_ring_reserve(len, 0);
 	if (rec == NULL)
 		return;
 	wt = (struct wire_thread *)(rec + 1);
@@ -427,6 +427,7 @@ core_thread_adopt(struct agent_thread *th)
 {
 	th->tid = (int32_t)syscall(SYS_gettid);
 	th->sampling = 0;
+	th->errnop = &errno;
 	agent_sampler_seed(th);
 	agent_tls.thread = th;
 	if (core.key_ok)
@@ -585,23 +586,6 @@ core_fini(void)
 	agent_tls.guard++;
 	agent_record_exit();
 	agent_tls.guard--;
-}
-
-/* Enter the recorder from agent-pymem.c (see agent.h). */
-int
-agent_enter(void)
-{
-	if (agent_tls.guard || agent_mode_get() == AGENT_MODE_OFF)
-		return 0;
-	agent_tls.guard = 1;
-	return 1;
-}
-
-/* Leave the recorder after agent_enter returned 1. */
-void
-agent_leave(void)
-{
-	agent_tls.guard = 0;
 }
 
 /*

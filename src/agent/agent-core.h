@@ -105,6 +105,7 @@ struct agent_thread {
 	struct agent_thread	*pool_next;	/* free states of exited threads */
 	int32_t			 tid;
 	int			 sampling;	/* countdown drawn at least once */
+	int			*errnop;	/* this thread's errno, without a call */
 	uint64_t		 rng;		/* xorshift64* state, never 0 */
 	struct agent_intern	 stacks;	/* frame-hash -> stack id */
 	struct agent_intern	 codes;		/* (code, key) -> code id */
@@ -174,6 +175,20 @@ struct agent_map {
 	uint32_t	pad;
 };
 
+/*
+ * The ring of this process image (agent-ring.c): hdr is NULL while there is
+ * none.  Shared here for the inline reservation below.
+ */
+struct agent_ring {
+	struct wire_ring	*hdr;
+	char			*data;
+	uint64_t		 size;
+	uint64_t		 mask;
+	size_t			 map_len;
+	uint64_t		 stalled_at;	/* read_pos when we gave up; ~0: not stalled */
+};
+extern struct agent_ring agent_ring AGENT_HIDDEN;
+
 /* agent-core.c */
 extern int agent_started;
 struct agent_thread *agent_core_thread_new(void);
@@ -193,11 +208,11 @@ void	*agent_os_map(size_t);
 void	agent_os_unmap(void *, size_t);
 void	agent_lock_yield(void);
 
-/* agent-record.c (the slow paths of the hooks; guard held) */
+/* agent-record.c (the slow paths of the hooks, every call in exact mode; guard held) */
 void	agent_record_alloc_slow(void *, size_t, enum wire_allocator, uintptr_t)
-	    AGENT_COLD;
-void	agent_record_free_slow(void *, enum wire_allocator) AGENT_COLD;
-int	agent_record_realloc_begin(void *, struct agent_live *) AGENT_COLD;
+	    AGENT_NOINLINE;
+void	agent_record_free_slow(void *, enum wire_allocator) AGENT_NOINLINE;
+int	agent_record_realloc_begin(void *, struct agent_live *) AGENT_NOINLINE;
 void	agent_record_realloc_fail(void *, const struct agent_live *) AGENT_COLD;
 void	agent_record_unmap_range(uintptr_t, size_t, int) AGENT_COLD;
 void	agent_record_remap_begin(uintptr_t, size_t) AGENT_COLD;
@@ -213,10 +228,8 @@ size_t	agent_hooks_usable_size(void *);
 int	agent_ring_create(uint64_t, int *);
 void	agent_ring_destroy(void);
 struct wire_rec *agent_ring_begin(uint32_t, uint64_t);
-void	agent_ring_commit(struct wire_rec *, uint32_t, uint16_t, uint16_t);
 void	agent_ring_drop(uint64_t);
 void	agent_ring_set_state(uint32_t);
-uint32_t agent_ring_controller_state(void);
 uint32_t agent_ring_max_record(void);
 
 /* agent-sampler.c */
@@ -346,6 +359,95 @@ static inline void
 agent_unlock(int *lock)
 {
 	__atomic_store_n(lock, 0, __ATOMIC_RELEASE);
+}
+
+/*
+ * Reserve len bytes (a multiple of 8, at most agent_ring_max_record()) for
+ * one record, inlined into every recording path: one compare-and-swap when
+ * the ring has room and the record fits before its end, else
+ * agent_ring_begin (padding the tail, waiting, dropping).  Returns the
+ * record for agent_ring_commit, or NULL if it was dropped (counted, with
+ * weight, the bytes an ALLOC stood for).  Leaves errno alone.
+ */
+static inline struct wire_rec *
+agent_ring_reserve(uint32_t len, uint64_t weight)
+{
+	struct wire_ring	*hdr = agent_ring.hdr;
+	uint64_t		 rd, wr;
+
+	if (AGENT_LIKELY(hdr != NULL &&
+	    __atomic_load_n(&agent_ring.stalled_at, __ATOMIC_RELAXED) == ~0ULL)) {
+		/* read_pos first: loaded before write_pos it can only err towards "full". */
+		rd = __atomic_load_n(&hdr->read_pos, __ATOMIC_ACQUIRE);
+		wr = __atomic_load_n(&hdr->write_pos, __ATOMIC_RELAXED);
+		if (AGENT_LIKELY(rd <= wr && wr - rd + len <= agent_ring.size &&
+		    (wr & agent_ring.mask) + len <= agent_ring.size &&
+		    __atomic_compare_exchange_n(&hdr->write_pos, &wr, wr + len, 0,
+		    __ATOMIC_RELAXED, __ATOMIC_RELAXED)))
+			return (struct wire_rec *)(agent_ring.data + (wr & agent_ring.mask));
+	}
+	return agent_ring_begin(len, weight);
+}
+
+/* The controller's request (WIRE_CTL_*), RUNNING when there is no ring. */
+static inline uint32_t
+agent_ring_controller_state(void)
+{
+	struct wire_ring	*hdr = agent_ring.hdr;
+
+	if (hdr == NULL)
+		return WIRE_CTL_RUNNING;
+	return __atomic_load_n(&hdr->controller_state, __ATOMIC_RELAXED);
+}
+
+/* Publish a record filled after agent_ring_reserve: len last, with release. */
+static inline void
+agent_ring_commit(struct wire_rec *rec, uint32_t len, uint16_t type, uint16_t flags)
+{
+	rec->type = type;
+	rec->flags = flags;
+	__atomic_store_n(&rec->len, len, __ATOMIC_RELEASE);
+}
+
+/*
+ * Send the FREE of a block, the compact WIRE_REC_FREE_ADDR with the
+ * allocator in its flags: every free of exact mode goes through here
+ * (guard held).  Leaves errno alone.
+ */
+static inline void
+agent_record_free_now(uintptr_t addr, enum wire_allocator allocator)
+{
+	struct wire_rec	*rec;
+	uint64_t	 a = addr;
+	uint32_t	 len = sizeof *rec + sizeof a;
+
+	rec = agent_ring_reserve(len, 0);
+	if (rec == NULL)
+		return;
+	__builtin_memcpy(rec + 1, &a, sizeof a);
+	agent_ring_commit(rec, len, WIRE_REC_FREE_ADDR, (uint16_t)allocator);
+}
+
+/*
+ * Enter the recorder: returns 1 and sets this thread's guard when the caller
+ * may record, 0 when recording is off or this thread is already inside the
+ * agent (a nested allocation, which must go straight to the real function).
+ * Every 1 must be paired with agent_leave().
+ */
+static inline int
+agent_enter(void)
+{
+	if (agent_tls.guard || agent_mode_get() == AGENT_MODE_OFF)
+		return 0;
+	agent_tls.guard = 1;
+	return 1;
+}
+
+/* Leave the recorder after agent_enter returned 1. */
+static inline void
+agent_leave(void)
+{
+	agent_tls.guard = 0;
 }
 
 #endif /* MEMPROF_AGENT_CORE_H */

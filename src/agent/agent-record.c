@@ -115,7 +115,7 @@ record_emit_alloc(uintptr_t addr, const struct agent_live *live, int32_t tid)
 
 	if (live->weight == live->size) {
 		len = sizeof *rec + sizeof *we;
-		rec = agent_ring_begin(len, live->weight);
+		rec = agent_ring_reserve(len, live->weight);
 		if (rec == NULL)
 			return -1;
 		we = (struct wire_alloc_exact *)(rec + 1);
@@ -128,7 +128,7 @@ record_emit_alloc(uintptr_t addr, const struct agent_live *live, int32_t tid)
 		return 0;
 	}
 	len = sizeof *rec + sizeof *wa;
-	rec = agent_ring_begin(len, live->weight);
+	rec = agent_ring_reserve(len, live->weight);
 	if (rec == NULL)
 		return -1;
 	wa = (struct wire_alloc *)(rec + 1);
@@ -142,21 +142,6 @@ record_emit_alloc(uintptr_t addr, const struct agent_live *live, int32_t tid)
 	return 0;
 }
 
-/* Write a FREE record: the compact WIRE_REC_FREE_ADDR, the allocator in its flags. */
-static void
-record_emit_free(uintptr_t addr, enum wire_allocator allocator)
-{
-	struct wire_rec		*rec;
-	uint64_t		 a = addr;
-	uint32_t		 len = sizeof *rec + sizeof a;
-
-	rec = agent_ring_begin(len, 0);
-	if (rec == NULL)
-		return;
-	memcpy(rec + 1, &a, sizeof a);
-	agent_ring_commit(rec, len, WIRE_REC_FREE_ADDR, (uint16_t)allocator);
-}
-
 /* Write a WIRE_REC_UNMAP record. */
 static void
 record_emit_unmap(uintptr_t addr, uint64_t len)
@@ -165,7 +150,7 @@ record_emit_unmap(uintptr_t addr, uint64_t len)
 	struct wire_unmap	*wu;
 	uint32_t		 rlen = sizeof *rec + sizeof *wu;
 
-	rec = agent_ring_begin(rlen, 0);
+	rec = agent_ring_reserve(rlen, 0);
 	if (rec == NULL)
 		return;
 	wu = (struct wire_unmap *)(rec + 1);
@@ -223,13 +208,17 @@ void
 agent_record_alloc_slow(void *addr, size_t size, enum wire_allocator allocator,
     uintptr_t caller)
 {
-	struct agent_thread	*th;
+	struct agent_thread	*th = agent_tls.thread;
 	struct agent_live	 live;
-	int			 saved = errno;
+	int			*errnop, saved;
 
+	/* errno through the thread's own pointer: __errno_location is a call. */
+	errnop = AGENT_LIKELY(th != NULL) ? th->errnop : &errno;
+	saved = *errnop;
 	if (!record_running())
 		goto out;
-	th = agent_core_thread();
+	if (AGENT_UNLIKELY(th == NULL))
+		th = agent_core_thread_new();
 	if (agent_mode_get() == AGENT_MODE_EXACT) {
 		agent_tls.bytes_left = 0;
 		live.weight = size;
@@ -259,7 +248,7 @@ agent_record_alloc_slow(void *addr, size_t size, enum wire_allocator allocator,
 	    agent_stack_capture(th, record.python_hexversion != 0, caller) : 0;
 	record_block((uintptr_t)addr, &live, th != NULL ? th->tid : 0);
 out:
-	errno = saved;
+	*errnop = saved;
 }
 
 /*
@@ -271,13 +260,16 @@ void
 agent_record_free_slow(void *addr, enum wire_allocator allocator)
 {
 	struct agent_live	live;
-	int			saved = errno;
+	int			saved;
 
-	if (agent_mode_get() == AGENT_MODE_EXACT)
-		record_emit_free((uintptr_t)addr, allocator);
-	else if (agent_mode_get() == AGENT_MODE_SAMPLE &&
+	if (agent_mode_get() == AGENT_MODE_EXACT) {
+		agent_record_free_now((uintptr_t)addr, allocator);
+		return;
+	}
+	saved = errno;		/* the set's lock may yield */
+	if (agent_mode_get() == AGENT_MODE_SAMPLE &&
 	    agent_addrset_remove((uintptr_t)addr, &live))
-		record_emit_free((uintptr_t)addr, allocator);
+		agent_record_free_now((uintptr_t)addr, allocator);
 	errno = saved;
 }
 
@@ -289,15 +281,17 @@ agent_record_free_slow(void *addr, enum wire_allocator allocator)
 int
 agent_record_realloc_begin(void *addr, struct agent_live *live)
 {
-	int	saved = errno, sent = 0;
+	int	saved, sent = 0;
 
 	if (agent_mode_get() == AGENT_MODE_EXACT) {
 		memset(live, 0, sizeof *live);
-		record_emit_free((uintptr_t)addr, WIRE_ALLOC_REALLOC);
-		sent = 1;
-	} else if (agent_mode_get() == AGENT_MODE_SAMPLE &&
+		agent_record_free_now((uintptr_t)addr, WIRE_ALLOC_REALLOC);
+		return 1;
+	}
+	saved = errno;		/* the set's lock may yield */
+	if (agent_mode_get() == AGENT_MODE_SAMPLE &&
 	    agent_addrset_remove((uintptr_t)addr, live)) {
-		record_emit_free((uintptr_t)addr, WIRE_ALLOC_REALLOC);
+		agent_record_free_now((uintptr_t)addr, WIRE_ALLOC_REALLOC);
 		sent = 1;
 	}
 	errno = saved;
@@ -416,9 +410,13 @@ agent_record_alloc(void *addr, size_t size, enum wire_allocator allocator)
 void
 agent_record_free(void *addr, enum wire_allocator allocator)
 {
-	if (addr == NULL || agent_mode_get() == AGENT_MODE_OFF)
+	int	mode = agent_mode_get();
+
+	if (addr == NULL || mode == AGENT_MODE_OFF)
 		return;
-	if (agent_mode_get() == AGENT_MODE_EXACT || agent_addrset_probe((uintptr_t)addr))
+	if (mode == AGENT_MODE_EXACT)
+		agent_record_free_now((uintptr_t)addr, allocator);
+	else if (agent_addrset_probe((uintptr_t)addr))
 		agent_record_free_slow(addr, allocator);
 }
 
@@ -477,7 +475,7 @@ agent_record_exit(void)
 	    __atomic_exchange_n(&record.exit_sent, 1, __ATOMIC_ACQ_REL) != 0)
 		goto out;
 	peak = record_peak_rss();
-	rec = agent_ring_begin(len, 0);
+	rec = agent_ring_reserve(len, 0);
 	if (rec != NULL) {
 		memcpy(rec + 1, &peak, sizeof peak);
 		agent_ring_commit(rec, len, WIRE_REC_EXIT, 0);
@@ -510,7 +508,7 @@ agent_record_python(uint32_t hexversion, uint32_t flags)
 	    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED));
 	__atomic_store_n(&record.python_hexversion, hexversion, __ATOMIC_RELAXED);
 
-	rec = agent_ring_begin(len, 0);
+	rec = agent_ring_reserve(len, 0);
 	if (rec == NULL)
 		goto out;
 	wp = (struct wire_python *)(rec + 1);

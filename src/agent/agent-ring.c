@@ -53,15 +53,8 @@
 /* The largest record: a quarter of the ring, at most 64 KiB (a CODE record with its line table). */
 #define RING_RECORD_MAX		(64U << 10)
 
-/* The ring of this process image; hdr is NULL while there is none. */
-static struct {
-	struct wire_ring	*hdr;
-	char			*data;
-	uint64_t		 size;
-	uint64_t		 mask;
-	size_t			 map_len;
-	uint64_t		 stalled_at;	/* read_pos when we gave up; ~0: not stalled */
-} ring = { .stalled_at = ~0ULL };
+/* The ring of this process image (agent-core.h). */
+struct agent_ring agent_ring = { .stalled_at = ~0ULL };
 
 /* One producer's waiting state while the ring is full (exact mode). */
 struct ring_wait {
@@ -126,12 +119,12 @@ agent_ring_create(uint64_t size, int *fdp)
 	hdr->data_size = size;
 	hdr->agent_state = WIRE_STATE_STARTING;
 
-	ring.hdr = hdr;
-	ring.data = (char *)p + WIRE_RING_HEADER_SIZE;
-	ring.size = size;
-	ring.mask = size - 1;
-	ring.map_len = len;
-	ring.stalled_at = ~0ULL;
+	agent_ring.hdr = hdr;
+	agent_ring.data = (char *)p + WIRE_RING_HEADER_SIZE;
+	agent_ring.size = size;
+	agent_ring.mask = size - 1;
+	agent_ring.map_len = len;
+	agent_ring.stalled_at = ~0ULL;
 	*fdp = fd;
 	return 0;
 
@@ -144,35 +137,26 @@ fail:
 void
 agent_ring_destroy(void)
 {
-	if (ring.hdr == NULL)
+	if (agent_ring.hdr == NULL)
 		return;
-	syscall(SYS_munmap, ring.hdr, (long)ring.map_len);
-	ring.hdr = NULL;
-	ring.data = NULL;
+	syscall(SYS_munmap, agent_ring.hdr, (long)agent_ring.map_len);
+	agent_ring.hdr = NULL;
+	agent_ring.data = NULL;
 }
 
 /* Publish the agent's state in the header (WIRE_STATE_*). */
 void
 agent_ring_set_state(uint32_t state)
 {
-	if (ring.hdr != NULL)
-		__atomic_store_n(&ring.hdr->agent_state, state, __ATOMIC_RELEASE);
-}
-
-/* The controller's request (WIRE_CTL_*), RUNNING when there is no ring. */
-uint32_t
-agent_ring_controller_state(void)
-{
-	if (ring.hdr == NULL)
-		return WIRE_CTL_RUNNING;
-	return __atomic_load_n(&ring.hdr->controller_state, __ATOMIC_RELAXED);
+	if (agent_ring.hdr != NULL)
+		__atomic_store_n(&agent_ring.hdr->agent_state, state, __ATOMIC_RELEASE);
 }
 
 /* The largest record this ring accepts (a multiple of 8). */
 uint32_t
 agent_ring_max_record(void)
 {
-	uint64_t	max = ring.size / 4;
+	uint64_t	max = agent_ring.size / 4;
 
 	return (uint32_t)(max < RING_RECORD_MAX ? max : RING_RECORD_MAX);
 }
@@ -181,27 +165,28 @@ agent_ring_max_record(void)
 void
 agent_ring_drop(uint64_t weight)
 {
-	if (ring.hdr == NULL)
+	if (agent_ring.hdr == NULL)
 		return;
-	__atomic_fetch_add(&ring.hdr->dropped_records, 1, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&agent_ring.hdr->dropped_records, 1, __ATOMIC_RELAXED);
 	if (weight != 0)
-		__atomic_fetch_add(&ring.hdr->dropped_bytes, weight, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&agent_ring.hdr->dropped_bytes, weight, __ATOMIC_RELAXED);
 }
 
 /*
  * Wait a little for the consumer to make room.  Returns 1 to try again, 0
- * to give up and drop.  Called without any lock held.
+ * to give up and drop.  Called without any lock held; keeps errno (the
+ * inline reservation of agent-core.h leaves it alone, so the callers never
+ * save it for the ring's sake).
  */
 static int
 ring_wait(struct ring_wait *w, uint64_t read_pos)
 {
 	uint64_t	now;
+	int		saved = errno, again = 1;
 
-	if (agent_mode_get() != AGENT_MODE_EXACT)
-		return 0;
-	if (__atomic_load_n(&ring.stalled_at, __ATOMIC_RELAXED) == read_pos)
-		return 0;
-	if (agent_ring_controller_state() == WIRE_CTL_DETACH)
+	if (agent_mode_get() != AGENT_MODE_EXACT ||
+	    __atomic_load_n(&agent_ring.stalled_at, __ATOMIC_RELAXED) == read_pos ||
+	    agent_ring_controller_state() == WIRE_CTL_DETACH)
 		return 0;
 
 	if (w->rounds == 0 || read_pos != w->last_read) {
@@ -222,22 +207,22 @@ ring_wait(struct ring_wait *w, uint64_t read_pos)
 	now = ring_now();
 	if (now - w->since_ns >= RING_STALL_NS || agent_core_peer_gone()) {
 		/* From now on drop at once, until read_pos moves. */
-		__atomic_store_n(&ring.stalled_at, read_pos, __ATOMIC_RELAXED);
-		return 0;
+		__atomic_store_n(&agent_ring.stalled_at, read_pos, __ATOMIC_RELAXED);
+		again = 0;
 	}
-	return 1;
+	errno = saved;
+	return again;
 }
 
 /*
- * Reserve len bytes (a multiple of 8, at most agent_ring_max_record()) for
- * one record.  Returns the record, whose header and payload the caller
- * fills before agent_ring_commit, or NULL if it was dropped (counted, with
- * weight, the bytes an ALLOC stood for).
+ * The slow path of agent_ring_reserve (agent-core.h), the same contract:
+ * retries a lost race, pads a tail too short for the record, waits for
+ * room (exact mode) or drops and counts.  Keeps errno.
  */
 struct wire_rec *
 agent_ring_begin(uint32_t len, uint64_t weight)
 {
-	struct wire_ring	*hdr = ring.hdr;
+	struct wire_ring	*hdr = agent_ring.hdr;
 	struct wire_rec		*pad;
 	struct ring_wait	 w = { 0, 0, 0 };
 	uint64_t		 rd, wr, off, tail, need;
@@ -253,10 +238,10 @@ agent_ring_begin(uint32_t len, uint64_t weight)
 		 */
 		rd = __atomic_load_n(&hdr->read_pos, __ATOMIC_ACQUIRE);
 		wr = __atomic_load_n(&hdr->write_pos, __ATOMIC_RELAXED);
-		off = wr & ring.mask;
-		tail = ring.size - off;
+		off = wr & agent_ring.mask;
+		tail = agent_ring.size - off;
 		need = len <= tail ? len : tail + len;
-		if (rd <= wr && wr - rd + need <= ring.size) {
+		if (rd <= wr && wr - rd + need <= agent_ring.size) {
 			if (__atomic_compare_exchange_n(&hdr->write_pos, &wr,
 			    wr + need, 1, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
 				break;
@@ -267,25 +252,16 @@ agent_ring_begin(uint32_t len, uint64_t weight)
 			return NULL;
 		}
 	}
-	if (__atomic_load_n(&ring.stalled_at, __ATOMIC_RELAXED) != ~0ULL)
-		__atomic_store_n(&ring.stalled_at, ~0ULL, __ATOMIC_RELAXED);
+	if (__atomic_load_n(&agent_ring.stalled_at, __ATOMIC_RELAXED) != ~0ULL)
+		__atomic_store_n(&agent_ring.stalled_at, ~0ULL, __ATOMIC_RELAXED);
 
 	if (need != len) {
 		/* The tail is too short: pad it (tail >= 8, records are 8-aligned). */
-		pad = (struct wire_rec *)(ring.data + off);
+		pad = (struct wire_rec *)(agent_ring.data + off);
 		pad->type = WIRE_REC_PAD;
 		pad->flags = 0;
 		__atomic_store_n(&pad->len, (uint32_t)tail, __ATOMIC_RELEASE);
 		off = 0;
 	}
-	return (struct wire_rec *)(ring.data + off);
-}
-
-/* Publish a record filled after agent_ring_begin: len last, with release. */
-void
-agent_ring_commit(struct wire_rec *rec, uint32_t len, uint16_t type, uint16_t flags)
-{
-	rec->type = type;
-	rec->flags = flags;
-	__atomic_store_n(&rec->len, len, __ATOMIC_RELEASE);
+	return (struct wire_rec *)(agent_ring.data + off);
 }

@@ -350,7 +350,7 @@ stack_code_send(struct agent_thread *th, uintptr_t code)
 	id = __atomic_fetch_add(&stack_next_code_id, 1, __ATOMIC_RELAXED);
 	if (id == 0 || id > STACK_CODE_ID_MAX)
 		return 0;
-	rec = agent_ring_begin(len, 0);
+	rec = agent_ring_reserve(len, 0);
 	if (rec == NULL)
 		return 0;
 	wc = (struct wire_code *)(rec + 1);
@@ -439,7 +439,7 @@ stack_send(struct agent_thread *th, int nframes, int truncated)
 	id = __atomic_fetch_add(&stack_next_id, 1, __ATOMIC_RELAXED);
 	if (id == 0)
 		return 0;
-	rec = agent_ring_begin(len, 0);
+	rec = agent_ring_reserve(len, 0);
 	if (rec == NULL)
 		return 0;
 	ws = (struct wire_stack *)(rec + 1);
@@ -464,7 +464,7 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 	struct agent_stack_walk	*w = &th->walk[th->memo_cur ^ 1];
 	uint64_t		 hash = 0x6d656d70726f66ULL;	/* any non-zero seed */
 	uint32_t		 id, cid;
-	int			 npy = 0, nnat = 0, truncated = 0, shared = 0, i;
+	int			 npy = 0, nnat = 0, truncated = 0, shared = 0, keyed = 0, i;
 
 	if (python) {
 		npy = agent_python_walk(w->frames, WIRE_STACK_MAX_FRAMES, &truncated);
@@ -511,6 +511,13 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 		}
 		if (shared != 0)
 			hash = w->hash[npy - shared];
+		/* The first frame that differs, on another line of the same code: its key too. */
+		keyed = shared;
+		if (shared < npy && shared < memo->npy &&
+		    w->frames[npy - 1 - shared].code == memo->frames[memo->npy - 1 - shared].code) {
+			w->keys[npy - 1 - shared] = memo->keys[memo->npy - 1 - shared];
+			keyed++;
+		}
 	}
 
 	/*
@@ -523,7 +530,8 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 	 * function of the frames alone, whatever the memo held.
 	 */
 	for (i = npy - 1 - shared; i >= 0; i--) {
-		w->keys[i] = agent_python_code_key(w->frames[i].code);
+		if (i < npy - keyed)
+			w->keys[i] = agent_python_code_key(w->frames[i].code);
 		hash = stack_step(hash, w->frames[i].code);
 		hash = stack_step(hash, w->keys[i] ^ ((uint64_t)w->frames[i].offset << 40));
 		w->hash[i] = hash;

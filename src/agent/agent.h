@@ -41,16 +41,7 @@
 
 /* agent-core.c */
 
-/*
- * Enter the recorder: returns 1 and sets this thread's guard when the caller
- * may record, 0 when recording is off or this thread is already inside the
- * agent (a nested allocation, which must go straight to the real function).
- * Every 1 must be paired with agent_leave().
- */
-int	agent_enter(void);
-void	agent_leave(void);
-
-/* Record an allocation or a free, keeping errno; call between agent_enter and agent_leave. */
+/* Record an allocation or a free, keeping errno; call between agent_enter and agent_leave (agent-core.h). */
 void	agent_record_alloc(void *addr, size_t size, enum wire_allocator allocator);
 void	agent_record_free(void *addr, enum wire_allocator allocator);
 void	agent_record_unmap(void *addr, size_t len);

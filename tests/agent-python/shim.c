@@ -41,8 +41,8 @@ void	 __libc_free(void *);
 
 /* Counters check.py reads by index (shim_counter). */
 enum shim_counter {
-	SHIM_ENTER_OK,
-	SHIM_ENTER_REFUSED,
+	SHIM_ENTER_OK,		/* unused: agent_enter is inline (agent-core.h) */
+	SHIM_ENTER_REFUSED,	/* unused */
 	SHIM_ALLOC_PYMEM,
 	SHIM_ALLOC_PYOBJECT,
 	SHIM_ALLOC_OTHER,
@@ -87,11 +87,9 @@ struct shim_frame {
 static _Atomic uint64_t		shim_counters[SHIM_NCOUNTERS];
 static struct shim_alloc	shim_log[SHIM_LOG_SIZE];
 static _Atomic uint64_t		shim_log_next;
-static _Atomic int		shim_recording = 1;
 static _Atomic uint64_t		shim_big = UINT64_MAX;
 static uint32_t			shim_py_hex, shim_py_flags;
 static int			shim_early, shim_stress;
-static AGENT_TLS int		shim_guard;
 static AGENT_TLS int		shim_checking;
 static AGENT_TLS int		shim_in_slow;
 
@@ -114,11 +112,11 @@ shim_init(void)
 	shim_stress = s != NULL && *s == '1';
 }
 
-/* The guard, as agent-core.c defines it: one level, per thread. */
 /*
  * What agent-pymem.c's inlined fast paths read from the core (agent-core.h):
- * the shim never samples (mode EXACT), so those paths always fall through
- * to the agent_enter/agent_record_* functions below, which the checks count.
+ * the shim never samples (mode EXACT), so those paths always take the
+ * guard (agent_enter, inline: the guard is agent_tls.guard) and fall
+ * through to the agent_record_* functions below, which the checks count.
  */
 #include "agent-core.h"
 
@@ -151,25 +149,6 @@ agent_record_alloc_slow(void *addr, size_t size, enum wire_allocator allocator, 
 {
 	(void)ret;
 	agent_record_alloc(addr, size, allocator);
-}
-
-int
-agent_enter(void)
-{
-	if (!atomic_load(&shim_recording) || shim_guard) {
-		shim_count(SHIM_ENTER_REFUSED);
-		return 0;
-	}
-	shim_guard = 1;
-	shim_count(SHIM_ENTER_OK);
-	return 1;
-}
-
-/* Drops the guard. */
-void
-agent_leave(void)
-{
-	shim_guard = 0;
 }
 
 /* Logs an allocation record. */
@@ -300,7 +279,7 @@ shim_saw_alloc(size_t size)
 		shim_count(SHIM_VIOLATIONS);
 	if (shim_in_slow)
 		shim_count(SHIM_SLOW_ALLOCS);
-	if (shim_guard) {
+	if (agent_tls.guard) {
 		shim_count(SHIM_NESTED_MALLOC);
 		if (size >= atomic_load_explicit(&shim_big, memory_order_relaxed))
 			shim_count(SHIM_NESTED_BIG);
@@ -358,7 +337,7 @@ mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	long	r;
 
-	shim_count(shim_guard ? SHIM_MMAP_GUARDED : SHIM_MMAP_PLAIN);
+	shim_count(agent_tls.guard ? SHIM_MMAP_GUARDED : SHIM_MMAP_PLAIN);
 	r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 	return (void *)r;
 }
