@@ -90,14 +90,18 @@ struct agent_intern {
 	size_t		 bytes;		/* mapping length */
 };
 
-/* One capture's Python frames, innermost first (agent-stack.c). */
-struct agent_stack_walk {
+/*
+ * A thread's last Python-only capture, the memo of agent-stack.c: frames
+ * outermost first, each with its code key and the running hash of the
+ * frames from the outermost to it.
+ */
+struct agent_stack_memo {
 	int			 npy;		/* 0: no memo */
 	int			 truncated;
 	uint32_t		 id;
 	struct agent_pyframe	 frames[WIRE_STACK_MAX_FRAMES];
 	uint64_t		 keys[WIRE_STACK_MAX_FRAMES];	/* agent_python_code_key */
-	uint64_t		 hash[WIRE_STACK_MAX_FRAMES];	/* frames[npy-1..i], outermost first */
+	uint64_t		 hash[WIRE_STACK_MAX_FRAMES];	/* frames[0..i] */
 };
 
 struct agent_thread {
@@ -109,13 +113,9 @@ struct agent_thread {
 	uint64_t		 rng;		/* xorshift64* state, never 0 */
 	struct agent_intern	 stacks;	/* frame-hash -> stack id */
 	struct agent_intern	 codes;		/* (code, key) -> code id */
-	/*
-	 * Python frames of a capture, their code keys and running hashes (see
-	 * agent-stack.c); two sets: the last Python-only capture (the memo,
-	 * set[memo_cur]) and the one being made.
-	 */
-	struct agent_stack_walk	 walk[2];
-	int			 memo_cur;
+	/* The frames of the capture being made, innermost first, as walked. */
+	struct agent_pyframe	 walked[WIRE_STACK_MAX_FRAMES];
+	struct agent_stack_memo	 memo;
 	uintptr_t		 native[WIRE_STACK_MAX_FRAMES];
 	uint64_t		 frames[WIRE_STACK_MAX_FRAMES];
 	/* agent_python_describe's buffer: file and function names, cut beyond 4 KiB. */

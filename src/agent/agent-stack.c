@@ -179,7 +179,7 @@ agent_stack_reset(struct agent_thread *th)
 		memset(th->codes.slots, 0, th->codes.bytes);
 		th->codes.count = 0;
 	}
-	th->walk[0].npy = th->walk[1].npy = 0;
+	th->memo.npy = 0;
 }
 
 /* Fold one word into a running hash: multiply, rotate (cheap, order-sensitive). */
@@ -460,14 +460,14 @@ stack_send(struct agent_thread *th, int nframes, int truncated)
 uint32_t
 agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 {
-	struct agent_stack_walk	*memo = &th->walk[th->memo_cur];
-	struct agent_stack_walk	*w = &th->walk[th->memo_cur ^ 1];
+	struct agent_stack_memo	*m = &th->memo;
+	const struct agent_pyframe *f = th->walked;
 	uint64_t		 hash = 0x6d656d70726f66ULL;	/* any non-zero seed */
 	uint32_t		 id, cid;
-	int			 npy = 0, nnat = 0, truncated = 0, shared = 0, keyed = 0, i;
+	int			 npy = 0, nnat = 0, truncated = 0, shared = 0, keyed = 0, i, k;
 
 	if (python) {
-		npy = agent_python_walk(w->frames, WIRE_STACK_MAX_FRAMES, &truncated);
+		npy = agent_python_walk(th->walked, WIRE_STACK_MAX_FRAMES, &truncated);
 		if (npy < 0)
 			npy = 0;
 		if (npy > WIRE_STACK_MAX_FRAMES)
@@ -487,55 +487,53 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 	/*
 	 * The memo (exact mode, Python-only stacks): the frames this capture
 	 * shares with the thread's previous one, counted from the outermost,
-	 * keep their code keys and running hash, so a loop body that
-	 * allocates on line after line costs one code key and two hash steps,
+	 * keep their code keys and running hash where the memo holds them, so
+	 * a loop body that allocates on line after line costs two hash steps,
 	 * and the very same frames cost nothing.  A frame is its code object
 	 * and instruction offset; a shared frame's code object is the one
 	 * the memo saw unless it was freed and another was created at the
 	 * same address and entered from the same instruction of the same
 	 * callers, without this thread recording an allocation in between;
 	 * creating a code object is an allocation, recorded in exact mode
-	 * with a stack that ends above the new frame.  Sampling mode records
-	 * too rarely for that to hold, and too rarely to need the memo.
+	 * with a stack that ends above the new frame.  The first frame that
+	 * differs, if only by its line, is in the same case: it keeps its key.
+	 * Sampling mode records too rarely for that to hold, and too rarely
+	 * to need the memo: there the memo is only a buffer.
 	 */
-	if (nnat == 0 && memo->npy != 0 && agent_mode_get() == AGENT_MODE_EXACT) {
-		while (shared < npy && shared < memo->npy &&
-		    w->frames[npy - 1 - shared].code == memo->frames[memo->npy - 1 - shared].code &&
-		    w->frames[npy - 1 - shared].offset == memo->frames[memo->npy - 1 - shared].offset)
+	if (nnat == 0 && agent_mode_get() == AGENT_MODE_EXACT) {
+		while (shared < npy && shared < m->npy &&
+		    f[npy - 1 - shared].code == m->frames[shared].code &&
+		    f[npy - 1 - shared].offset == m->frames[shared].offset)
 			shared++;
-		if (shared == npy && npy == memo->npy && truncated == memo->truncated)
-			return memo->id;
-		for (i = 0; i < shared; i++) {
-			w->keys[npy - 1 - i] = memo->keys[memo->npy - 1 - i];
-			w->hash[npy - 1 - i] = memo->hash[memo->npy - 1 - i];
-		}
-		if (shared != 0)
-			hash = w->hash[npy - shared];
-		/* The first frame that differs, on another line of the same code: its key too. */
+		if (shared == npy && npy == m->npy && truncated == m->truncated)
+			return m->id;
 		keyed = shared;
-		if (shared < npy && shared < memo->npy &&
-		    w->frames[npy - 1 - shared].code == memo->frames[memo->npy - 1 - shared].code) {
-			w->keys[npy - 1 - shared] = memo->keys[memo->npy - 1 - shared];
+		if (shared < npy && shared < m->npy && f[npy - 1 - shared].code == m->frames[shared].code)
 			keyed++;
-		}
+		if (shared != 0)
+			hash = m->hash[shared - 1];
 	}
 
 	/*
-	 * Outermost Python frame first, then the native frames.  One multiply
-	 * per word and a full mix only at the end: this runs on every
-	 * recorded allocation (all of them with --exact), and three murmur
-	 * finalizers per frame made it the agent's top cost.  The
-	 * multiply-rotate chain still spreads every input bit before the
-	 * final mix, which is what the 64-bit table key needs.  The hash is a
-	 * function of the frames alone, whatever the memo held.
+	 * Outermost Python frame first, then the native frames, into the
+	 * memo from the first frame that differs.  One multiply per word and
+	 * a full mix only at the end: this runs on every recorded allocation
+	 * (all of them with --exact), and three murmur finalizers per frame
+	 * made it the agent's top cost.  The multiply-rotate chain still
+	 * spreads every input bit before the final mix, which is what the
+	 * 64-bit table key needs.  The hash is a function of the frames
+	 * alone, whatever the memo held.
 	 */
-	for (i = npy - 1 - shared; i >= 0; i--) {
-		if (i < npy - keyed)
-			w->keys[i] = agent_python_code_key(w->frames[i].code);
-		hash = stack_step(hash, w->frames[i].code);
-		hash = stack_step(hash, w->keys[i] ^ ((uint64_t)w->frames[i].offset << 40));
-		w->hash[i] = hash;
+	for (k = shared; k < npy; k++) {
+		m->frames[k] = f[npy - 1 - k];
+		if (k >= keyed)
+			m->keys[k] = agent_python_code_key(m->frames[k].code);
+		hash = stack_step(hash, m->frames[k].code);
+		hash = stack_step(hash, m->keys[k] ^ ((uint64_t)m->frames[k].offset << 40));
+		m->hash[k] = hash;
 	}
+	/* Valid again only once this capture has its id. */
+	m->npy = 0;
 	for (i = 0; i < nnat; i++)
 		hash = stack_step(hash, th->native[i]);
 	hash = agent_mix(hash ^ ((uint64_t)npy << 32 | (uint64_t)nnat << 1 | (truncated != 0)));
@@ -547,10 +545,11 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 		for (i = 0; i < nnat; i++)
 			th->frames[i] = WIRE_FRAME_NATIVE | th->native[i];
 		for (i = 0; i < npy; i++) {
-			cid = stack_code_id(th, w->frames[i].code, w->keys[i]);
+			k = npy - 1 - i;
+			cid = stack_code_id(th, m->frames[k].code, m->keys[k]);
 			if (cid == 0)
 				return 0;
-			th->frames[nnat + i] = WIRE_FRAME_PY(cid, w->frames[i].offset);
+			th->frames[nnat + i] = WIRE_FRAME_PY(cid, m->frames[k].offset);
 		}
 		if (stack_table_room(&th->stacks, sizeof (struct stack_slot),
 		    STACK_SLOTS_MAX, stack_rehash) == -1)
@@ -560,12 +559,11 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 			return 0;
 		stack_put(&th->stacks, hash, id);
 	}
-	if (nnat == 0) {
+	if (nnat == 0 && agent_mode_get() == AGENT_MODE_EXACT) {
 		/* This capture becomes the memo. */
-		w->npy = npy;
-		w->truncated = truncated;
-		w->id = id;
-		th->memo_cur ^= 1;
+		m->npy = npy;
+		m->truncated = truncated;
+		m->id = id;
 	}
 	return id;
 }
