@@ -615,57 +615,52 @@ python_walk_objects(uintptr_t f, struct agent_pyframe *frames, int max, int *tru
 }
 
 /*
- * 3.11+: the byte offset of an interpreter frame's instruction, or -1 if
- * CPython itself would skip the frame (a C-stack shim, a frame that has
- * not reached its first traceable instruction: _PyFrame_IsIncomplete).
+ * 3.11+: walks _PyInterpreterFrames from the current one through previous,
+ * recording each frame's byte offset, or skipping the frames CPython itself
+ * skips (a C-stack shim, a frame that has not reached its first traceable
+ * instruction: _PyFrame_IsIncomplete).  The layout is copied into locals
+ * first: the stores into frames[] could alias python_rt for all the
+ * compiler knows, and reloading a dozen offsets per frame was half the
+ * walk's instructions (a deep stack costs this loop per frame per
+ * allocation in exact mode).
  */
-static inline int64_t
-python_interp_offset(uintptr_t f, uintptr_t code)
-{
-	const struct python_layout	*l = &python_rt.layout;
-	int				 owner = python_read_char(f, l->frame_owner);
-	uintptr_t			 start;
-	intptr_t			 off;
-
-	if (owner == l->owner_cstack)
-		return -1;
-	start = code + (uintptr_t)l->code_adaptive;
-	off = (intptr_t)(python_read_ptr(f, l->frame_instr) - start);
-	if (owner != l->owner_generator &&
-	    off < (intptr_t)python_read_int(code, l->code_firsttraceable) * 2)
-		return -1;
-	if (off < 0)
-		return LINETABLE_OFFSET_UNSTARTED;
-	return off;
-}
-
-/* 3.11+: walks _PyInterpreterFrames from the current one through previous. */
 static int
 python_walk_interp(uintptr_t f, struct agent_pyframe *frames, int max, int *truncated)
 {
 	const struct python_layout	*l = &python_rt.layout;
+	const int			 previous = l->frame_previous, fcode = l->frame_code;
+	const int			 instr = l->frame_instr, owner_at = l->frame_owner;
+	const int			 cstack = l->owner_cstack, generator = l->owner_generator;
+	const int			 adaptive = l->code_adaptive;
+	const int			 firsttraceable = l->code_firsttraceable;
+	const uintptr_t			 code_type = python_rt.code_type;
 	uintptr_t			 code;
-	int64_t				 off;
-	int				 n = 0, skips = 0;
+	intptr_t			 off;
+	int				 n = 0, skips = 0, owner;
 
-	for (; python_ptr_ok(f); f = python_read_ptr(f, l->frame_previous)) {
-		code = python_read_ptr(f, l->frame_code);
+	for (; python_ptr_ok(f); f = python_read_ptr(f, previous)) {
+		code = python_read_ptr(f, fcode);
+		owner = python_read_char(f, owner_at);
 		/* 3.13: f_executable may be None or another non-code object. */
-		if (!python_is_type(code, python_rt.code_type) ||
-		    (off = python_interp_offset(f, code)) < 0) {
-			if (++skips > PYTHON_MAX_SKIPS + max) {
-				*truncated = 1;
-				break;
-			}
-			continue;
-		}
+		if (!python_is_type(code, code_type) || owner == cstack)
+			goto skip;
+		off = (intptr_t)(python_read_ptr(f, instr) - (code + (uintptr_t)adaptive));
+		if (owner != generator &&
+		    off < (intptr_t)python_read_int(code, firsttraceable) * 2)
+			goto skip;
 		if (n == max) {
 			*truncated = 1;
 			break;
 		}
 		frames[n].code = code;
-		frames[n].offset = (uint32_t)off;
+		frames[n].offset = off < 0 ? LINETABLE_OFFSET_UNSTARTED : (uint32_t)off;
 		n++;
+		continue;
+skip:
+		if (++skips > PYTHON_MAX_SKIPS + max) {
+			*truncated = 1;
+			break;
+		}
 	}
 	return n;
 }
