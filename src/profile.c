@@ -419,12 +419,25 @@ profile_change_live(struct process *p, uint32_t stack, int64_t bytes, double cou
 	}
 }
 
+/*
+ * The number of allocations a block of size bytes recorded with weight
+ * stands for: one in exact mode, where the weight is the size (every event
+ * comes through here, and a division is the slowest instruction in it).
+ */
+static inline double
+profile_count(uint64_t weight, uint64_t size)
+{
+	if (weight == size || size == 0)
+		return 1.0;
+	return (double)weight / (double)size;
+}
+
 /* Forget a live allocation (by pool index) and give back its bytes. */
 static void
 profile_release(struct process *p, uint64_t addr, uint32_t idx)
 {
 	struct live_alloc	*a = &p->live_pool[idx];
-	double			 count = a->size == 0 ? 1.0 : (double)a->weight / (double)a->size;
+	double			 count = profile_count(a->weight, a->size);
 	size_t			 i;
 
 	profile_change_live(p, a->stack, -(int64_t)a->weight, -count);
@@ -574,7 +587,7 @@ profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_all
 		r->idx = idx;
 	}
 
-	count = w->size == 0 ? 1.0 : (double)w->weight / (double)w->size;
+	count = profile_count(w->weight, w->size);
 	s = profile_stats(p, (uint32_t)stack);
 	s->alloc_bytes += w->weight;
 	s->alloc_count += count;
