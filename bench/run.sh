@@ -1,6 +1,7 @@
 #!/bin/sh
 # bench/run.sh [RUNS]: overhead of memprof against the bare interpreter and
-# the peers available here, on the workloads in bench/workloads/.
+# the peers available here, on the workloads in bench/workloads/ (or only
+# those WORKLOADS names, e.g. WORKLOADS="threads deep_stack").
 #
 # Every configuration runs each workload RUNS times (default 5) in the same
 # session, interleaved round-robin so that machine noise hits all alike; the
@@ -49,9 +50,21 @@ cmd() {
 # now: seconds since the epoch with nanoseconds.
 now() { date +%s.%N; }
 
+# The workloads, read once (a file added meanwhile does not break the tables).
+if [ -z "${WORKLOADS:-}" ]; then
+    WORKLOADS=
+    for w in "$here"/workloads/*.py; do WORKLOADS="$WORKLOADS $(basename "$w" .py)"; done
+fi
+for name in $WORKLOADS; do
+    if [ ! -f "$here/workloads/$name.py" ]; then
+        echo "bench: no workload $name in $here/workloads" >&2
+        exit 2
+    fi
+done
+
 echo "bench: $runs runs per configuration, interpreter $($PY -c 'import sys; print(sys.version.split()[0])') ($PY)"
-for w in "$here"/workloads/*.py; do
-    name=$(basename "$w" .py)
+for name in $WORKLOADS; do
+    w="$here/workloads/$name.py"
     for i in $(seq "$runs"); do
         for c in $configs; do
             # Every run writes into an empty directory, emptied again (untimed)
@@ -91,8 +104,7 @@ header() {
 }
 
 header 'median wall time, and the median over rounds of the ratio to bare in the same round'
-for w in "$here"/workloads/*.py; do
-    name=$(basename "$w" .py)
+for name in $WORKLOADS; do
     printf '%-16s' "$name"
     for c in $configs; do
         printf '%16s' "$(printf '%.2fs %.2fx' "$(median "$out/$name.$c")" "$(ratio_median "$name" "$c")")"
@@ -103,8 +115,7 @@ done
 # Noise on a shared machine only ever adds time: the fastest runs are the
 # least disturbed, and their ratio is the other robust figure.
 header 'fastest run, and its ratio to the fastest bare run'
-for w in "$here"/workloads/*.py; do
-    name=$(basename "$w" .py)
+for name in $WORKLOADS; do
     base=$(fastest "$out/$name.bare")
     printf '%-16s' "$name"
     for c in $configs; do
