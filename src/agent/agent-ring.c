@@ -8,7 +8,10 @@
  * consumer's read_pos, fills its record (type, flags, payload) and publishes
  * it with a release store of the record's len.  A record never wraps: when
  * it would cross the end of the data area, the same reservation also covers
- * the tail, which is published as a WIRE_REC_PAD record.
+ * the tail, which is published as a WIRE_REC_PAD record.  The common case,
+ * a reservation that fits at once, and the commit are inline in
+ * agent-core.h (agent_ring_reserve, agent_ring_commit); everything else is
+ * here.
  *
  * A full ring never blocks a sampling agent: the record is dropped and
  * counted in the header.  An exact agent waits for the consumer (spinning,
