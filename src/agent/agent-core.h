@@ -91,17 +91,19 @@ struct agent_intern {
 };
 
 /*
- * A thread's last Python-only capture, the memo of agent-stack.c: frames
- * outermost first, each with its code key and the running hash of the
- * frames from the outermost to it.
+ * A thread's last Python-only capture, the memo of agent-stack.c, by raw
+ * frame outermost first: the raw frame, what it cooked to (code 0: a frame
+ * left out), its code key, the running hash and the count of cooked frames
+ * from the outermost through it.
  */
 struct agent_stack_memo {
-	int			 npy;		/* 0: no memo */
-	int			 truncated;
+	int			 nraw;		/* 0: no memo */
 	uint32_t		 id;
+	struct agent_pyraw	 raw[WIRE_STACK_MAX_FRAMES];
 	struct agent_pyframe	 frames[WIRE_STACK_MAX_FRAMES];
 	uint64_t		 keys[WIRE_STACK_MAX_FRAMES];	/* agent_python_code_key */
-	uint64_t		 hash[WIRE_STACK_MAX_FRAMES];	/* frames[0..i] */
+	uint64_t		 hash[WIRE_STACK_MAX_FRAMES];
+	int			 npy[WIRE_STACK_MAX_FRAMES];
 };
 
 struct agent_thread {
@@ -114,6 +116,7 @@ struct agent_thread {
 	struct agent_intern	 stacks;	/* frame-hash -> stack id */
 	struct agent_intern	 codes;		/* (code, key) -> code id */
 	/* The frames of the capture being made, innermost first, as walked. */
+	struct agent_pyraw	 raw[AGENT_PYRAW_MAX];
 	struct agent_pyframe	 walked[WIRE_STACK_MAX_FRAMES];
 	struct agent_stack_memo	 memo;
 	uintptr_t		 native[WIRE_STACK_MAX_FRAMES];

@@ -14,13 +14,17 @@
  * from the running interpreter itself.  Once published the layout is
  * read-only, so everything after detection is async-signal-safe.
  *
- * Walking (agent_python_walk) needs no GIL: a thread's frame chain is only
- * ever changed by that thread, and the walker runs on it.  It takes the
- * thread's own thread state, follows the chain innermost first and records
- * (code object, byte offset) pairs, skipping the frames CPython's own
- * traceback skips (3.12+ C-stack shim frames, 3.11+ frames that have not
- * reached their first traceable instruction).  It never allocates, locks,
- * calls into Python or touches a reference count.
+ * Walking (agent_python_walk_raw) needs no GIL: a thread's frame chain is
+ * only ever changed by that thread, and the walker runs on it.  It takes
+ * the thread's own thread state and follows the chain innermost first,
+ * copying each frame's code and instruction pointer as they are: a
+ * capture compares those with its previous one's and "cooks" only the
+ * frames that differ (agent_python_cook) into (code object, byte offset)
+ * pairs, skipping the frames CPython's own traceback skips (3.12+ C-stack
+ * shim frames, 3.11+ frames that have not reached their first traceable
+ * instruction).  Under a 42-frame stack, walking and checking every frame
+ * on every allocation was most of --exact's cost.  Neither step
+ * allocates, locks, calls into Python or touches a reference count.
  *
  * The byte offset is the one CPython's PyFrame_GetLineNumber feeds to
  * PyCode_Addr2Line for the same frame, so src/linetable.c yields the line a
@@ -229,11 +233,11 @@ enum python_state {
 #define PYTHON_RETRY_NS		(100 * 1000 * 1000)
 
 /*
- * A walk steps over at most max + this many frames it does not record
- * (3.12+ has one C-stack shim per entry into the interpreter, so up to one
- * per recorded frame); more means a corrupt chain, maybe a loop.
+ * A 3.11+ raw frame's owner rides in the top byte of its instruction
+ * pointer (user space ends below bit 56), so one word compares both.
  */
-#define PYTHON_MAX_SKIPS	64
+#define PYTHON_OWNER_SHIFT	56
+#define PYTHON_INSTR_MASK	((UINT64_C(1) << PYTHON_OWNER_SHIFT) - 1)
 
 /* Everything detection found; written by one thread before PYTHON_READY. */
 struct python_runtime {
@@ -590,9 +594,9 @@ python_lasti_offset(int lasti, int instr)
 	return (uint32_t)lasti;
 }
 
-/* 3.8-3.10: walks PyFrameObjects from tstate->frame through f_back. */
+/* 3.8-3.10: follows PyFrameObjects from tstate->frame through f_back. */
 static int
-python_walk_objects(uintptr_t f, struct agent_pyframe *frames, int max, int *truncated)
+python_walk_objects(uintptr_t f, struct agent_pyraw *raw, int max, int *truncated)
 {
 	const struct python_layout	*l = &python_rt.layout;
 	uintptr_t			 code;
@@ -606,85 +610,204 @@ python_walk_objects(uintptr_t f, struct agent_pyframe *frames, int max, int *tru
 			*truncated = 1;
 			break;
 		}
-		frames[n].code = code;
-		frames[n].offset = python_lasti_offset(
-		    python_read_int(f, l->frame_instr), l->instr);
+		raw[n].frame = f;
+		raw[n].code = code;
+		raw[n].where = (uint32_t)python_read_int(f, l->frame_instr);
 		n++;
 	}
 	return n;
 }
 
 /*
- * 3.11+: walks _PyInterpreterFrames from the current one through previous,
- * recording each frame's byte offset, or skipping the frames CPython itself
- * skips (a C-stack shim, a frame that has not reached its first traceable
- * instruction: _PyFrame_IsIncomplete).  The layout is copied into locals
- * first: the stores into frames[] could alias python_rt for all the
- * compiler knows, and reloading a dozen offsets per frame was half the
- * walk's instructions (a deep stack costs this loop per frame per
- * allocation in exact mode).
+ * 3.11+: follows _PyInterpreterFrames from the current one through
+ * previous, taking each frame's code (f_executable, which 3.13 lets be
+ * something else), instruction pointer and owner as they are: checking
+ * them is agent_python_cook's, for the frames a capture does not share
+ * with its memo.  The layout is copied into locals first: the stores into
+ * raw[] could alias python_rt for all the compiler knows.
  */
 static int
-python_walk_interp(uintptr_t f, struct agent_pyframe *frames, int max, int *truncated)
+python_walk_interp(uintptr_t f, struct agent_pyraw *raw, int max, int *truncated)
 {
 	const struct python_layout	*l = &python_rt.layout;
 	const int			 previous = l->frame_previous, fcode = l->frame_code;
-	const int			 instr = l->frame_instr, owner_at = l->frame_owner;
-	const int			 cstack = l->owner_cstack, generator = l->owner_generator;
-	const int			 adaptive = l->code_adaptive;
-	const int			 firsttraceable = l->code_firsttraceable;
-	const uintptr_t			 code_type = python_rt.code_type;
-	uintptr_t			 code;
-	intptr_t			 off;
-	int				 n = 0, skips = 0, owner;
+	const int			 instr = l->frame_instr, owner = l->frame_owner;
+	int				 n = 0;
 
 	for (; python_ptr_ok(f); f = python_read_ptr(f, previous)) {
-		code = python_read_ptr(f, fcode);
-		owner = python_read_char(f, owner_at);
-		/* 3.13: f_executable may be None or another non-code object. */
-		if (!python_is_type(code, code_type) || owner == cstack)
-			goto skip;
-		off = (intptr_t)(python_read_ptr(f, instr) - (code + (uintptr_t)adaptive));
-		if (owner != generator &&
-		    off < (intptr_t)python_read_int(code, firsttraceable) * 2)
-			goto skip;
 		if (n == max) {
 			*truncated = 1;
 			break;
 		}
-		frames[n].code = code;
-		frames[n].offset = off < 0 ? LINETABLE_OFFSET_UNSTARTED : (uint32_t)off;
+		raw[n].frame = f;
+		raw[n].code = python_read_ptr(f, fcode);
+		raw[n].where = python_read_ptr(f, instr) ^
+		    (uintptr_t)(unsigned char)python_read_char(f, owner) << PYTHON_OWNER_SHIFT;
 		n++;
-		continue;
-skip:
-		if (++skips > PYTHON_MAX_SKIPS + max) {
-			*truncated = 1;
-			break;
-		}
 	}
 	return n;
 }
 
-/* See agent.h. */
-int
-agent_python_walk(struct agent_pyframe *frames, int max, int *truncated)
+/* The calling thread's innermost frame (0: none), or 1 if there is no interpreter. */
+static uintptr_t
+python_current_frame(void)
 {
 	const struct python_layout	*l = &python_rt.layout;
 	uintptr_t			 tstate, f;
 
-	*truncated = 0;
-	if (max <= 0 ||
-	    atomic_load_explicit(&python_state, memory_order_acquire) != PYTHON_READY)
-		return 0;
+	if (atomic_load_explicit(&python_state, memory_order_acquire) != PYTHON_READY)
+		return 1;
 	if ((tstate = python_own_tstate()) == 0)
 		return 0;
 	f = python_read_ptr(tstate, l->tstate_frame);
-	if (l->frames == PYTHON_FRAMES_OBJECT)
-		return python_walk_objects(f, frames, max, truncated);
 	/* 3.11-3.12 reach the frame through the C-stack _PyCFrame. */
-	if (l->cframe_current >= 0 && python_ptr_ok(f))
+	if (l->frames != PYTHON_FRAMES_OBJECT && l->cframe_current >= 0 && python_ptr_ok(f))
 		f = python_read_ptr(f, l->cframe_current);
-	return python_walk_interp(f, frames, max, truncated);
+	return f;
+}
+
+/* See agent.h. */
+int
+agent_python_walk_raw(struct agent_pyraw *raw, int max, int *truncated)
+{
+	uintptr_t	f;
+
+	*truncated = 0;
+	if (max <= 0 || !python_ptr_ok(f = python_current_frame()))
+		return 0;
+	if (python_rt.layout.frames == PYTHON_FRAMES_OBJECT)
+		return python_walk_objects(f, raw, max, truncated);
+	return python_walk_interp(f, raw, max, truncated);
+}
+
+/* How many frames deeper or shallower than its memo a capture looks for it. */
+#define PYTHON_AGAIN_REACH	3
+
+/*
+ * See agent.h.  The innermost frames are followed until one is at an
+ * address the memo holds (a frame the stack shares with the memo's, or a
+ * new frame where one of the memo's was), then the memo's chain is
+ * checked link by link: each frame's previous must be the next frame's
+ * address in the memo, and the last one's must end the chain.  The
+ * addresses come from the memo, not from the loads being checked, so the
+ * processor reads frame after frame without waiting on each previous:
+ * a correctly predicted branch only ever reads a frame the live chain
+ * links to (a mispredicted one reads a stale one speculatively, which is
+ * harmless).  Chasing previous pointers costs a load's latency per frame,
+ * which under 40 frames was most of a capture.
+ */
+int
+agent_python_walk_again(struct agent_pyraw *memo, int n, int max, int *shared)
+{
+	const struct python_layout	*l = &python_rt.layout;
+	const int			 previous = l->frame_previous, fcode = l->frame_code;
+	const int			 instr = l->frame_instr, owner = l->frame_owner;
+	const bool			 objects = l->frames == PYTHON_FRAMES_OBJECT;
+	struct agent_pyraw		 head[PYTHON_AGAIN_REACH];
+	uintptr_t			 f, code, where;
+	int				 s, k = -1, k0, low, cut;
+
+	if (n <= 0 || !python_ptr_ok(f = python_current_frame()))
+		return -1;
+	/* The innermost frames, until one is where the memo has a frame. */
+	low = n - 1 - PYTHON_AGAIN_REACH;
+	for (s = 0; s < PYTHON_AGAIN_REACH && python_ptr_ok(f); s++) {
+		for (k = n - 1; k >= 0 && k >= low && memo[k].frame != f; k--)
+			;
+		if (k >= 0 && k >= low)
+			break;
+		k = -1;
+		head[s].frame = f;
+		head[s].code = python_read_ptr(f, fcode);
+		if (objects) {
+			if (!python_is_type(head[s].code, python_rt.code_type))
+				return -1;
+			head[s].where = (uint32_t)python_read_int(f, instr);
+		} else
+			head[s].where = python_read_ptr(f, instr) ^
+			    (uintptr_t)(unsigned char)python_read_char(f, owner) << PYTHON_OWNER_SHIFT;
+		f = python_read_ptr(f, previous);
+	}
+	if (k < 0 || k + 1 + s > max)
+		return -1;
+	/* The memo's chain from memo[k] outward, checked; cut: the outermost frame that changed. */
+	k0 = k;
+	cut = k0 + 1;
+	for (; k >= 0; k--) {
+		f = memo[k].frame;
+		code = python_read_ptr(f, fcode);
+		if (objects)
+			where = (uint32_t)python_read_int(f, instr);
+		else
+			where = python_read_ptr(f, instr) ^
+			    (uintptr_t)(unsigned char)python_read_char(f, owner) << PYTHON_OWNER_SHIFT;
+		if (code != memo[k].code || where != memo[k].where) {
+			/* 3.8-3.10: a frame object reused for another code is checked again. */
+			if (objects && code != memo[k].code &&
+			    !python_is_type(code, python_rt.code_type))
+				return -1;
+			memo[k].code = code;
+			memo[k].where = where;
+			cut = k;
+		}
+		f = python_read_ptr(f, previous);
+		if (k > 0 ? f != memo[k - 1].frame : python_ptr_ok(f))
+			return -1;
+	}
+	/* The frames deeper than the memo's, outermost first. */
+	for (k = k0 + 1; s > 0; k++)
+		memo[k] = head[--s];
+	*shared = cut;
+	return k;
+}
+
+/*
+ * See agent.h.  3.11+ skips the frames CPython's own traceback skips: a
+ * C-stack shim (3.12+), a frame whose code is not a code object (3.13), a
+ * frame that has not reached its first traceable instruction
+ * (_PyFrame_IsIncomplete; a generator's frame is never incomplete).
+ */
+int
+agent_python_cook(const struct agent_pyraw *raw, struct agent_pyframe *out)
+{
+	const struct python_layout	*l = &python_rt.layout;
+	uintptr_t			 code = raw->code;
+	intptr_t			 off;
+	int				 owner;
+
+	if (l->frames == PYTHON_FRAMES_OBJECT) {
+		/* The walk stopped at the first frame without a code object. */
+		out->code = code;
+		out->offset = python_lasti_offset((int)(uint32_t)raw->where, l->instr);
+		return 1;
+	}
+	owner = (int)(raw->where >> PYTHON_OWNER_SHIFT);
+	if (!python_is_type(code, python_rt.code_type) || owner == l->owner_cstack)
+		return 0;
+	off = (intptr_t)((raw->where & PYTHON_INSTR_MASK) - (code + (uintptr_t)l->code_adaptive));
+	if (owner != l->owner_generator &&
+	    off < (intptr_t)python_read_int(code, l->code_firsttraceable) * 2)
+		return 0;
+	out->code = code;
+	out->offset = off < 0 ? LINETABLE_OFFSET_UNSTARTED : (uint32_t)off;
+	return 1;
+}
+
+/* See agent.h. */
+int
+agent_python_cook_all(const struct agent_pyraw *raw, int nraw, struct agent_pyframe *frames,
+    int max, int *truncated)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < nraw; i++) {
+		if (n == max) {
+			*truncated = 1;
+			break;
+		}
+		n += agent_python_cook(&raw[i], &frames[n]);
+	}
+	return n;
 }
 
 /* See agent.h. */

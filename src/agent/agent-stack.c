@@ -2,10 +2,11 @@
  * agent-stack.c: capturing the stack of a recorded allocation and interning
  * it, per thread, into the ids that WIRE_REC_ALLOC refers to.
  *
- * Capture.  Python frames come from agent_python_walk (agent-python.c) as
- * raw (code object, instruction offset) pairs.  Native return addresses are
- * captured when MEMPROF_NATIVE=1, and also whenever the thread runs no
- * Python code (a C program, the interpreter's startup), or there would be
+ * Capture.  Python frames come from agent_python_walk_raw (agent-python.c)
+ * as raw (code object, instruction pointer) pairs, cooked into (code
+ * object, instruction offset) pairs by agent_python_cook.  Native return
+ * addresses are captured when MEMPROF_NATIVE=1, and also whenever the
+ * thread runs no Python code (a C program, the interpreter's startup), or there would be
  * no site at all.  A stack is sent innermost first: native frames, then
  * Python frames; the two are not interleaved (which native frame runs which
  * Python frame is not known here).
@@ -179,7 +180,7 @@ agent_stack_reset(struct agent_thread *th)
 		memset(th->codes.slots, 0, th->codes.bytes);
 		th->codes.count = 0;
 	}
-	th->memo.npy = 0;
+	th->memo.nraw = 0;
 }
 
 /* Fold one word into a running hash: multiply, rotate (cheap, order-sensitive). */
@@ -461,18 +462,101 @@ uint32_t
 agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 {
 	struct agent_stack_memo	*m = &th->memo;
-	const struct agent_pyframe *f = th->walked;
+	const struct agent_pyraw *r;
 	uint64_t		 hash = 0x6d656d70726f66ULL;	/* any non-zero seed */
+	uintptr_t		 was = 0;
 	uint32_t		 id, cid;
-	int			 npy = 0, nnat = 0, truncated = 0, shared = 0, keyed = 0, i, k;
+	int			 nraw = 0, npy = 0, nnat = 0, truncated = 0, memo, shared = 0;
+	int			 keyed, nkept, i, k;
 
-	if (python) {
-		npy = agent_python_walk(th->walked, WIRE_STACK_MAX_FRAMES, &truncated);
-		if (npy < 0)
-			npy = 0;
-		if (npy > WIRE_STACK_MAX_FRAMES)
-			npy = WIRE_STACK_MAX_FRAMES;
+	/*
+	 * The memo (exact mode, Python-only stacks): the raw frames this
+	 * capture shares with the thread's previous one, counted from the
+	 * outermost, are not cooked again and keep their code keys and running
+	 * hash where the memo holds them, so a loop body that allocates on
+	 * line after line under 40 frames cooks one frame and costs two hash
+	 * steps, and the very same frames cost a check per frame
+	 * (agent_python_walk_again).  A raw frame is its code object and
+	 * instruction pointer; a shared frame's code object is the one the
+	 * memo saw unless it was freed and another was created at the same
+	 * address and entered from the same instruction of the same callers,
+	 * without this thread recording an allocation in between; creating a
+	 * code object is an allocation, recorded in exact mode with a stack
+	 * that ends above the new frame.  The first frame that differs, if
+	 * only by its line, is in the same case: it keeps its key.  Sampling
+	 * mode records too rarely for that to hold, and too rarely to need the
+	 * memo: there the memo is only a buffer.  A stack deeper than the
+	 * wire's frames is cut, and cooked from the innermost instead.
+	 */
+	memo = python && !agent_config.native && agent_mode_get() == AGENT_MODE_EXACT;
+	if (memo && m->nraw > 0) {
+		nkept = m->nraw;
+		nraw = agent_python_walk_again(m->raw, m->nraw, WIRE_STACK_MAX_FRAMES, &shared);
+		if (nraw > 0) {
+			if (shared == nraw && nraw == nkept)
+				return m->id;
+			if (shared < nkept)
+				was = m->frames[shared].code;
+		} else
+			m->nraw = 0;
 	}
+	if (memo && m->nraw == 0) {
+		nraw = agent_python_walk_raw(th->raw, AGENT_PYRAW_MAX, &truncated);
+		r = th->raw + nraw - 1;		/* r[-k]: the k-th frame from the outermost */
+		if (nraw > WIRE_STACK_MAX_FRAMES || truncated)
+			memo = 0;
+		for (k = 0; memo && k < nraw; k++)
+			m->raw[k] = r[-k];
+	}
+	if (memo) {
+		keyed = shared;
+		if (shared != 0) {
+			hash = m->hash[shared - 1];
+			npy = m->npy[shared - 1];
+		}
+		nkept = nraw;
+	} else {
+		if (python && nraw == 0)
+			nraw = agent_python_walk_raw(th->raw, AGENT_PYRAW_MAX, &truncated);
+		keyed = 0;
+		npy = agent_python_cook_all(th->raw, nraw, th->walked, WIRE_STACK_MAX_FRAMES,
+		    &truncated);
+		nkept = npy;
+	}
+
+	/*
+	 * Outermost Python frame first, then the native frames, into the
+	 * memo from the first frame that differs.  One multiply per word and
+	 * a full mix only at the end: this runs on every recorded allocation
+	 * (all of them with --exact), and three murmur finalizers per frame
+	 * made it the agent's top cost.  The multiply-rotate chain still
+	 * spreads every input bit before the final mix, which is what the
+	 * 64-bit table key needs.  The hash is a function of the cooked
+	 * frames alone, whatever the memo held and whichever way they came.
+	 */
+	for (k = shared; k < nkept; k++) {
+		if (memo) {
+			if (!agent_python_cook(&m->raw[k], &m->frames[k])) {
+				m->frames[k].code = 0;
+				m->hash[k] = hash;
+				m->npy[k] = npy;
+				continue;
+			}
+			/* The first frame that differs keeps its key if only its line did. */
+			if (k == shared && was != 0 && m->frames[k].code == was)
+				keyed++;
+		} else
+			m->frames[k] = th->walked[npy - 1 - k];
+		if (k >= keyed)
+			m->keys[k] = agent_python_code_key(m->frames[k].code);
+		hash = stack_step(hash, m->frames[k].code);
+		hash = stack_step(hash, m->keys[k] ^ ((uint64_t)m->frames[k].offset << 40));
+		m->hash[k] = hash;
+		m->npy[k] = memo ? ++npy : npy;
+	}
+	/* Valid again only once this capture has its id. */
+	m->nraw = 0;
+
 	if (npy == WIRE_STACK_MAX_FRAMES || (!agent_config.native && npy != 0))
 		nnat = 0;
 	else if (caller >= stack_gcc_lo && caller < stack_gcc_hi) {
@@ -483,57 +567,6 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 		nnat = stack_unwind(th->native, WIRE_STACK_MAX_FRAMES - npy, &truncated);
 	if (npy + nnat == 0)
 		return 0;
-
-	/*
-	 * The memo (exact mode, Python-only stacks): the frames this capture
-	 * shares with the thread's previous one, counted from the outermost,
-	 * keep their code keys and running hash where the memo holds them, so
-	 * a loop body that allocates on line after line costs two hash steps,
-	 * and the very same frames cost nothing.  A frame is its code object
-	 * and instruction offset; a shared frame's code object is the one
-	 * the memo saw unless it was freed and another was created at the
-	 * same address and entered from the same instruction of the same
-	 * callers, without this thread recording an allocation in between;
-	 * creating a code object is an allocation, recorded in exact mode
-	 * with a stack that ends above the new frame.  The first frame that
-	 * differs, if only by its line, is in the same case: it keeps its key.
-	 * Sampling mode records too rarely for that to hold, and too rarely
-	 * to need the memo: there the memo is only a buffer.
-	 */
-	if (nnat == 0 && agent_mode_get() == AGENT_MODE_EXACT) {
-		while (shared < npy && shared < m->npy &&
-		    f[npy - 1 - shared].code == m->frames[shared].code &&
-		    f[npy - 1 - shared].offset == m->frames[shared].offset)
-			shared++;
-		if (shared == npy && npy == m->npy && truncated == m->truncated)
-			return m->id;
-		keyed = shared;
-		if (shared < npy && shared < m->npy && f[npy - 1 - shared].code == m->frames[shared].code)
-			keyed++;
-		if (shared != 0)
-			hash = m->hash[shared - 1];
-	}
-
-	/*
-	 * Outermost Python frame first, then the native frames, into the
-	 * memo from the first frame that differs.  One multiply per word and
-	 * a full mix only at the end: this runs on every recorded allocation
-	 * (all of them with --exact), and three murmur finalizers per frame
-	 * made it the agent's top cost.  The multiply-rotate chain still
-	 * spreads every input bit before the final mix, which is what the
-	 * 64-bit table key needs.  The hash is a function of the frames
-	 * alone, whatever the memo held.
-	 */
-	for (k = shared; k < npy; k++) {
-		m->frames[k] = f[npy - 1 - k];
-		if (k >= keyed)
-			m->keys[k] = agent_python_code_key(m->frames[k].code);
-		hash = stack_step(hash, m->frames[k].code);
-		hash = stack_step(hash, m->keys[k] ^ ((uint64_t)m->frames[k].offset << 40));
-		m->hash[k] = hash;
-	}
-	/* Valid again only once this capture has its id. */
-	m->npy = 0;
 	for (i = 0; i < nnat; i++)
 		hash = stack_step(hash, th->native[i]);
 	hash = agent_mix(hash ^ ((uint64_t)npy << 32 | (uint64_t)nnat << 1 | (truncated != 0)));
@@ -544,12 +577,13 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 	if (id == 0) {
 		for (i = 0; i < nnat; i++)
 			th->frames[i] = WIRE_FRAME_NATIVE | th->native[i];
-		for (i = 0; i < npy; i++) {
-			k = npy - 1 - i;
+		for (i = nnat, k = nkept - 1; k >= 0; k--) {
+			if (m->frames[k].code == 0)
+				continue;
 			cid = stack_code_id(th, m->frames[k].code, m->keys[k]);
 			if (cid == 0)
 				return 0;
-			th->frames[nnat + i] = WIRE_FRAME_PY(cid, m->frames[k].offset);
+			th->frames[i++] = WIRE_FRAME_PY(cid, m->frames[k].offset);
 		}
 		if (stack_table_room(&th->stacks, sizeof (struct stack_slot),
 		    STACK_SLOTS_MAX, stack_rehash) == -1)
@@ -559,10 +593,9 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 			return 0;
 		stack_put(&th->stacks, hash, id);
 	}
-	if (nnat == 0 && agent_mode_get() == AGENT_MODE_EXACT) {
+	if (memo && nnat == 0) {
 		/* This capture becomes the memo. */
-		m->npy = npy;
-		m->truncated = truncated;
+		m->nraw = nraw;
 		m->id = id;
 	}
 	return id;

@@ -84,12 +84,49 @@ uint32_t agent_python_detect(void);
 int	agent_python_is_static(void);
 
 /*
- * Walk the calling thread's Python frames, innermost first, into frames[]
+ * One Python frame as the walk finds it, before any check: what it runs
+ * and where.  Two walks that find the same raw frames at every depth have
+ * the same stack, which is what lets a capture skip cooking its memo's.
+ */
+struct agent_pyraw {
+	uintptr_t	frame;		/* its address */
+	uintptr_t	code;		/* f_code, f_executable (3.13: maybe not code) */
+	uintptr_t	where;		/* 3.11+: instruction pointer and owner; else f_lasti */
+};
+
+/* The most raw frames a walk takes: the wire's frames and as many skipped ones. */
+#define AGENT_PYRAW_MAX		(2 * WIRE_STACK_MAX_FRAMES)
+
+/*
+ * Walk the calling thread's Python frames, innermost first, into raw[]
  * (at most max).  Returns the number written (0: this thread runs no Python
  * code now).  Sets *truncated when deeper frames were left out.  No
  * allocation, no locks, no reference counts, no GIL needed.
  */
-int	agent_python_walk(struct agent_pyframe *frames, int max, int *truncated);
+int	agent_python_walk_raw(struct agent_pyraw *raw, int max, int *truncated);
+
+/*
+ * Walk the calling thread's frames again, knowing the n raw frames of its
+ * previous walk (memo[], outermost first, as agent_python_walk_raw found
+ * them), and make memo[] this walk's, at most max: returns their number
+ * and sets *shared to how many outermost frames were the previous walk's.
+ * Returns -1, memo[] then being neither walk's, if the chain is not the
+ * same one past its few innermost frames.
+ */
+int	agent_python_walk_again(struct agent_pyraw *memo, int n, int max, int *shared);
+
+/*
+ * Turn a raw frame of the interpreter that agent_python_walk_raw found
+ * into *out: 1, or 0 if it is a frame CPython's tracebacks leave out too.
+ */
+int	agent_python_cook(const struct agent_pyraw *raw, struct agent_pyframe *out);
+
+/*
+ * Cook raw[0..nraw) innermost first into frames[] (at most max); returns
+ * the number written and sets *truncated if raw frames were left.
+ */
+int	agent_python_cook_all(const struct agent_pyraw *raw, int nraw,
+	    struct agent_pyframe *frames, int max, int *truncated);
 
 /*
  * A cheap fingerprint of a code object (e.g. its name and file pointers and

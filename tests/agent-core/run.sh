@@ -71,8 +71,12 @@ else
 #include "agent.h"
 uint32_t agent_python_detect(void) { return 0; }
 int agent_python_is_static(void) { return 0; }
-int agent_python_walk(struct agent_pyframe *f, int max, int *t)
-{ (void)f; (void)max; *t = 0; return 0; }
+int agent_python_walk_raw(struct agent_pyraw *r, int max, int *t)
+{ (void)r; (void)max; *t = 0; return 0; }
+int agent_python_cook(const struct agent_pyraw *r, struct agent_pyframe *f)
+{ (void)r; (void)f; return 0; }
+int agent_python_cook_all(const struct agent_pyraw *r, int n, struct agent_pyframe *f, int max, int *t)
+{ (void)r; (void)n; (void)f; (void)max; (void)t; return 0; }
 uint64_t agent_python_code_key(uintptr_t code) { (void)code; return 0; }
 int agent_python_describe(uintptr_t code, struct agent_pycode *out, char *buf, size_t cap)
 { (void)code; (void)out; (void)buf; (void)cap; return -1; }

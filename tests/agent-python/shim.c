@@ -211,6 +211,7 @@ agent_record_python(uint32_t hexversion, uint32_t flags)
 static int
 shim_walk_into(struct shim_frame *out, int max, int *truncated)
 {
+	struct agent_pyraw	raw[AGENT_PYRAW_MAX];
 	struct agent_pyframe	frames[SHIM_MAX_FRAMES];
 	struct agent_pycode	pc;
 	char			buf[1024];
@@ -219,7 +220,8 @@ shim_walk_into(struct shim_frame *out, int max, int *truncated)
 	if (max > SHIM_MAX_FRAMES)
 		max = SHIM_MAX_FRAMES;
 	shim_checking++;
-	n = agent_python_walk(frames, max, truncated);
+	n = agent_python_walk_raw(raw, AGENT_PYRAW_MAX, truncated);
+	n = agent_python_cook_all(raw, n, frames, max, truncated);
 	for (i = 0; i < n && out != NULL; i++) {
 		memset(&out[i], 0, sizeof out[i]);
 		out[i].code = frames[i].code;
@@ -471,13 +473,15 @@ shim_elapsed_ns(const struct timespec *a, const struct timespec *b)
 AGENT_EXPORT double
 shim_bench_walk(int iters, int *depth)
 {
+	struct agent_pyraw	raw[AGENT_PYRAW_MAX];
 	struct agent_pyframe	frames[SHIM_MAX_FRAMES];
 	struct timespec		a, b;
 	int			i, truncated, n = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (i = 0; i < iters; i++) {
-		n = agent_python_walk(frames, SHIM_MAX_FRAMES, &truncated);
+		n = agent_python_walk_raw(raw, AGENT_PYRAW_MAX, &truncated);
+		n = agent_python_cook_all(raw, n, frames, SHIM_MAX_FRAMES, &truncated);
 		__asm__ volatile("" : : "r"(frames) : "memory");
 	}
 	clock_gettime(CLOCK_MONOTONIC, &b);
