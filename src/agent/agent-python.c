@@ -735,19 +735,27 @@ agent_python_walk_again(struct agent_pyraw *memo, int n, int max, int *shared)
 	cut = k0 + 1;
 	for (; k >= 0; k--) {
 		f = memo[k].frame;
-		code = python_read_ptr(f, fcode);
-		if (objects)
+		if (objects) {
+			code = python_read_ptr(f, fcode);
 			where = (uint32_t)python_read_int(f, instr);
-		else
-			where = python_read_ptr(f, instr) ^
+			if (code != memo[k].code || where != memo[k].where) {
+				/* A frame object reused for another code is checked again. */
+				if (code != memo[k].code &&
+				    !python_is_type(code, python_rt.code_type))
+					return -1;
+				memo[k].code = code;
+				memo[k].where = where;
+				cut = k;
+			}
+		} else if ((memo[k].where & PYTHON_INSTR_MASK) != python_read_ptr(f, instr)) {
+			/*
+			 * 3.11+: the instruction pointer is into the code object's
+			 * own bytes, so the same one is the same code, run by
+			 * the same owner.
+			 */
+			memo[k].code = python_read_ptr(f, fcode);
+			memo[k].where = python_read_ptr(f, instr) ^
 			    (uintptr_t)(unsigned char)python_read_char(f, owner) << PYTHON_OWNER_SHIFT;
-		if (code != memo[k].code || where != memo[k].where) {
-			/* 3.8-3.10: a frame object reused for another code is checked again. */
-			if (objects && code != memo[k].code &&
-			    !python_is_type(code, python_rt.code_type))
-				return -1;
-			memo[k].code = code;
-			memo[k].where = where;
 			cut = k;
 		}
 		f = python_read_ptr(f, previous);
