@@ -91,6 +91,20 @@ struct agent_intern {
 };
 
 /*
+ * An innermost frame a thread's memo has seen under its other frames:
+ * what it cooked to and the stack id it made (agent-stack.c).
+ */
+struct agent_stack_leaf {
+	uintptr_t		 code, where;	/* the raw frame (its address aside) */
+	struct agent_pyframe	 frame;
+	uint64_t		 key, hash;
+	int			 npy;
+	uint32_t		 id;
+	uint32_t		 gen;		/* valid while the memo's leaf_gen */
+};
+#define AGENT_STACK_LEAVES	8
+
+/*
  * A thread's last Python-only capture, the memo of agent-stack.c, by raw
  * frame outermost first: the raw frame, what it cooked to (code 0: a frame
  * left out), its code key, the running hash and the count of cooked frames
@@ -104,6 +118,9 @@ struct agent_stack_memo {
 	uint64_t		 keys[WIRE_STACK_MAX_FRAMES];	/* agent_python_code_key */
 	uint64_t		 hash[WIRE_STACK_MAX_FRAMES];
 	int			 npy[WIRE_STACK_MAX_FRAMES];
+	/* The innermost frames seen under the memo's outer ones (leaf_gen's). */
+	uint32_t		 leaf_gen;
+	struct agent_stack_leaf	 leaf[AGENT_STACK_LEAVES];
 };
 
 struct agent_thread {

@@ -452,6 +452,52 @@ stack_send(struct agent_thread *th, int nframes, int truncated)
 	return id;
 }
 
+/* The leaf slot of a raw frame. */
+static inline struct agent_stack_leaf *
+stack_leaf_slot(struct agent_stack_memo *m, const struct agent_pyraw *r)
+{
+	return &m->leaf[((r->where >> 1) ^ (r->where >> 5)) & (AGENT_STACK_LEAVES - 1)];
+}
+
+/* The leaf the memo has seen as raw frame r under its outer frames, or NULL. */
+static inline const struct agent_stack_leaf *
+stack_leaf_find(struct agent_stack_memo *m, const struct agent_pyraw *r)
+{
+	const struct agent_stack_leaf	*l = stack_leaf_slot(m, r);
+
+	if (l->gen == m->leaf_gen && l->where == r->where && l->code == r->code)
+		return l;
+	return NULL;
+}
+
+/* Make leaf the memo's innermost frame, at k; its stack id. */
+static uint32_t
+stack_leaf_take(struct agent_stack_memo *m, int k, const struct agent_stack_leaf *l)
+{
+	m->frames[k] = l->frame;
+	m->keys[k] = l->key;
+	m->hash[k] = l->hash;
+	m->npy[k] = l->npy;
+	m->id = l->id;
+	return l->id;
+}
+
+/* Keep the memo's innermost frame, at k, as a leaf. */
+static void
+stack_leaf_put(struct agent_stack_memo *m, int k)
+{
+	struct agent_stack_leaf	*l = stack_leaf_slot(m, &m->raw[k]);
+
+	l->code = m->raw[k].code;
+	l->where = m->raw[k].where;
+	l->frame = m->frames[k];
+	l->key = m->keys[k];
+	l->hash = m->hash[k];
+	l->npy = m->npy[k];
+	l->id = m->id;
+	l->gen = m->leaf_gen;
+}
+
 /*
  * Capture the calling thread's stack and return its stack id, sending the
  * CODE and STACK records it needs first; 0 if there is no stack or it could
@@ -464,10 +510,11 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 	struct agent_stack_memo	*m = &th->memo;
 	const struct agent_pyraw *r;
 	uint64_t		 hash = 0x6d656d70726f66ULL;	/* any non-zero seed */
+	const struct agent_stack_leaf *leaf;
 	uintptr_t		 was = 0;
 	uint32_t		 id, cid;
 	int			 nraw = 0, npy = 0, nnat = 0, truncated = 0, memo, shared = 0;
-	int			 keyed, nkept, i, k;
+	int			 keyed, nkept, leaves = 0, i, k;
 
 	/*
 	 * The memo (exact mode, Python-only stacks): the raw frames this
@@ -487,6 +534,11 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 	 * mode records too rarely for that to hold, and too rarely to need the
 	 * memo: there the memo is only a buffer.  A stack deeper than the
 	 * wire's frames is cut, and cooked from the innermost instead.
+	 *
+	 * The leaves: while only the innermost frame changes (a loop body
+	 * allocating on its lines in turn), each innermost frame seen keeps
+	 * what it made, so coming back to it costs no cooking, hashing or
+	 * lookup; any other change forgets them all (leaf_gen).
 	 */
 	memo = python && !agent_config.native && agent_mode_get() == AGENT_MODE_EXACT;
 	if (memo && m->nraw > 0) {
@@ -495,6 +547,11 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 		if (nraw > 0) {
 			if (shared == nraw && nraw == nkept)
 				return m->id;
+			if (nraw == nkept && shared == nraw - 1) {
+				if ((leaf = stack_leaf_find(m, &m->raw[shared])) != NULL)
+					return stack_leaf_take(m, shared, leaf);
+				leaves = 1;
+			}
 			if (shared < nkept)
 				was = m->frames[shared].code;
 		} else
@@ -594,9 +651,12 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 		stack_put(&th->stacks, hash, id);
 	}
 	if (memo && nnat == 0) {
-		/* This capture becomes the memo. */
+		/* This capture becomes the memo, its innermost frame a leaf. */
 		m->nraw = nraw;
 		m->id = id;
+		if (!leaves)
+			m->leaf_gen++;
+		stack_leaf_put(m, nraw - 1);
 	}
 	return id;
 }

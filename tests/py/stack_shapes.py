@@ -1,6 +1,7 @@
 """stack_shapes.py OUT.json [truth]: allocates 20,000-byte buffers under the
 stack shapes that make a profiler's stack cache lie if it can: one helper
-called from two lines of a loop, two callers at the same depth, recursion
+called from two lines of a loop, a function allocating on two lines called
+from two lines, two callers at the same depth, recursion
 whose depth jumps, a generator resumed from two callers, coroutines, threads,
 comprehensions, C code calling back into Python, an except block.  With
 "truth" it records, instead of allocating, each buffer's stack as CPython's
@@ -29,6 +30,18 @@ def record(n):
 
 def alloc(n):
     return record(n) if TRUTH else bytearray(n)
+
+
+def leafy():
+    x = bytearray(N) if not TRUTH else record(N)
+    y = bytearray(2 * N) if not TRUTH else record(2 * N)
+    return x, y
+
+
+def leaves():
+    for _ in range(ROUNDS):
+        leafy()
+        leafy()
 
 
 def two_lines():
@@ -128,6 +141,7 @@ def excepting():
 
 
 two_lines()
+leaves()
 same_depth()
 jumping_depth()
 generators()
