@@ -81,7 +81,6 @@ void		capture_write(struct capture_writer *, uint16_t type, uint16_t sub, uint32
 		    const void *payload, size_t len);
 void		capture_writer_flush(struct capture_writer *);
 int		capture_writer_close(struct capture_writer *, char **cause);
-const char	*capture_writer_error(const struct capture_writer *);
 
 /* capture-pack.c: packed events (at most CAPTURE_PACK_MAX bytes each) */
 #define CAPTURE_PACK_MAX	48	/* tag + 4 varints of 10 bytes + one of 3 */
