@@ -6,8 +6,8 @@
  * as raw (code object, instruction pointer) pairs, cooked into (code
  * object, instruction offset) pairs by agent_python_cook.  Native return
  * addresses are captured when MEMPROF_NATIVE=1, and also whenever the
- * thread runs no Python code (a C program, the interpreter's startup), or there would be
- * no site at all.  A stack is sent innermost first: native frames, then
+ * thread runs no Python code (a C program, the interpreter's startup), or
+ * there would be no site at all.  A stack is sent innermost first: native frames, then
  * Python frames; the two are not interleaved (which native frame runs which
  * Python frame is not known here).
  *
@@ -508,7 +508,6 @@ uint32_t
 agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 {
 	struct agent_stack_memo	*m = &th->memo;
-	const struct agent_pyraw *r;
 	uint64_t		 hash = 0x6d656d70726f66ULL;	/* any non-zero seed */
 	const struct agent_stack_leaf *leaf;
 	uintptr_t		 was = 0;
@@ -559,11 +558,11 @@ agent_stack_capture(struct agent_thread *th, int python, uintptr_t caller)
 	}
 	if (memo && m->nraw == 0) {
 		nraw = agent_python_walk_raw(th->raw, AGENT_PYRAW_MAX, &truncated);
-		r = th->raw + nraw - 1;		/* r[-k]: the k-th frame from the outermost */
 		if (nraw > WIRE_STACK_MAX_FRAMES || truncated)
 			memo = 0;
+		/* The memo holds them outermost first. */
 		for (k = 0; memo && k < nraw; k++)
-			m->raw[k] = r[-k];
+			m->raw[k] = th->raw[nraw - 1 - k];
 	}
 	if (memo) {
 		keyed = shared;
