@@ -1,21 +1,27 @@
 /*
  * capture-pack.c: the packed form of allocation events in a capture.
  *
- * In --exact mode a capture holds an ALLOC and a FREE for every block the
- * program ever had, tens of millions a second; as plain records (a 12-byte
- * capture header and a 32- or 16-byte wire payload each) they were most of
- * the bytes the collector copied and compressed, and compression alone was
- * a sixth of its time.  So consecutive ALLOC and FREE records of one
- * process are written as one CAP_REC_EVENTS record holding a run of packed
+ * In --exact mode a capture holds an ALLOC and a FREE (or one ALLOC_FREED)
+ * for every block the program ever had, tens of millions a second; as
+ * plain records (a 12-byte capture header and a 32- or 16-byte wire
+ * payload each) they were most of the bytes the collector copied and
+ * compressed, and compression alone was a sixth of its time.  So
+ * consecutive ALLOC, FREE and ALLOC_FREED records of one process are
+ * written as one CAP_REC_EVENTS record holding a run of packed
  * events: a tag byte, then LEB128 varints, addresses as the zigzag
  * difference from the run's previous address (blocks handed out together
  * are close together):
  *
- *   tag = kind (bits 0-1: 0 ALLOC, 1 FREE) | weight-is-size (bit 2, ALLOC)
+ *   tag = kind (bits 0-1: 0 ALLOC, 1 FREE, 2 ALLOC_FREED)
+ *         | weight-is-size (bit 2, ALLOC and ALLOC_FREED)
  *         | allocator (bits 3-5, enum wire_allocator)
- *   ALLOC: tag, addr delta, size, [weight unless bit 2], stack, tid_hash
- *   FREE:  tag, addr delta
+ *   ALLOC:       tag, addr delta, size, [weight unless bit 2], stack, tid_hash
+ *   FREE:        tag, addr delta
+ *   ALLOC_FREED: tag, size, [weight unless bit 2], stack, tid_hash
  *
+ * An ALLOC_FREED (a block freed before the controller read its ALLOC, wire.h)
+ * has no address: nothing looks it up, and the next event's delta is from
+ * the address before it.
  * The first address of a run is a delta from 0, so every run, hence every
  * chunk, decodes on its own.  An event is 4 to 12 bytes, 3 to 8 times
  * fewer than before (docs/capture-format.md).  Decoding checks every bound
@@ -29,6 +35,7 @@
 
 #define PACK_KIND_ALLOC		0
 #define PACK_KIND_FREE		1
+#define PACK_KIND_ALLOC_FREED	2
 #define PACK_KIND_MASK		0x03
 #define PACK_WEIGHT_IS_SIZE	0x04
 #define PACK_ALLOCATOR_SHIFT	3
@@ -85,23 +92,44 @@ pack_unzigzag(uint64_t prev, uint64_t z)
 	return prev + ((z >> 1) ^ (uint64_t)-(int64_t)(z & 1));
 }
 
+/* The fields after the address of an ALLOC or ALLOC_FREED, whose tag is out[0]. */
+static size_t
+pack_alloc_rest(unsigned char *out, size_t n, const struct wire_alloc *a)
+{
+	n += pack_varint(out + n, a->size);
+	if (!(out[0] & PACK_WEIGHT_IS_SIZE))
+		n += pack_varint(out + n, a->weight);
+	n += pack_varint(out + n, a->stack);
+	n += pack_varint(out + n, a->tid_hash);
+	return n;
+}
+
+/* The tag of an ALLOC or ALLOC_FREED. */
+static unsigned char
+pack_alloc_tag(unsigned int kind, const struct wire_alloc *a)
+{
+	return (unsigned char)(kind | (a->weight == a->size ? PACK_WEIGHT_IS_SIZE : 0) |
+	    ((a->allocator & PACK_ALLOCATOR_MASK) << PACK_ALLOCATOR_SHIFT));
+}
+
 /* Pack an ALLOC after *prev (updated); returns its length, at most CAPTURE_PACK_MAX. */
 size_t
 capture_pack_alloc(unsigned char *out, uint64_t *prev, const struct wire_alloc *a)
 {
 	size_t	n = 1;
-	int	same = a->weight == a->size;
 
-	out[0] = (unsigned char)(PACK_KIND_ALLOC | (same ? PACK_WEIGHT_IS_SIZE : 0) |
-	    ((a->allocator & PACK_ALLOCATOR_MASK) << PACK_ALLOCATOR_SHIFT));
+	out[0] = pack_alloc_tag(PACK_KIND_ALLOC, a);
 	n += pack_varint(out + n, pack_zigzag(a->addr, *prev));
-	n += pack_varint(out + n, a->size);
-	if (!same)
-		n += pack_varint(out + n, a->weight);
-	n += pack_varint(out + n, a->stack);
-	n += pack_varint(out + n, a->tid_hash);
 	*prev = a->addr;
-	return n;
+	return pack_alloc_rest(out, n, a);
+}
+
+/* Pack an ALLOC_FREED (no address, *prev unchanged); returns its length. */
+size_t
+capture_pack_alloc_freed(unsigned char *out, const struct wire_alloc *a)
+{
+	out[0] = pack_alloc_tag(PACK_KIND_ALLOC_FREED, a);
+	return pack_alloc_rest(out, 1, a);
 }
 
 /* Pack a FREE after *prev (updated); returns its length. */
@@ -117,15 +145,17 @@ capture_pack_free(unsigned char *out, uint64_t *prev, const struct wire_free *f)
 	return n;
 }
 
-/* Decode the ALLOC after tag at *p into *a. */
+/* Decode the ALLOC (with its address) or ALLOC_FREED (address 0) after tag at *p into *a. */
 static int
 pack_read_alloc(const unsigned char **p, const unsigned char *end, unsigned char tag,
     uint64_t *prev, struct wire_alloc *a)
 {
-	uint64_t	z, v;
+	uint64_t	z = 0, v;
+	int		freed = (tag & PACK_KIND_MASK) == PACK_KIND_ALLOC_FREED;
 
 	memset(a, 0, sizeof *a);
-	if (pack_read_varint(p, end, &z) != 0 || pack_read_varint(p, end, &a->size) != 0)
+	if ((!freed && pack_read_varint(p, end, &z) != 0) ||
+	    pack_read_varint(p, end, &a->size) != 0)
 		return -1;
 	if (tag & PACK_WEIGHT_IS_SIZE)
 		a->weight = a->size;
@@ -138,14 +168,17 @@ pack_read_alloc(const unsigned char **p, const unsigned char *end, unsigned char
 		return -1;
 	a->tid_hash = (uint16_t)v;
 	a->allocator = (tag >> PACK_ALLOCATOR_SHIFT) & PACK_ALLOCATOR_MASK;
-	a->addr = pack_unzigzag(*prev, z);
-	*prev = a->addr;
+	if (!freed) {
+		a->addr = pack_unzigzag(*prev, z);
+		*prev = a->addr;
+	}
 	return 0;
 }
 
 /*
  * Decode the event at *p (advanced) after *prev (updated): its wire type
- * (WIRE_REC_ALLOC into *a or WIRE_REC_FREE into *f), or -1 if malformed.
+ * (WIRE_REC_ALLOC or WIRE_REC_ALLOC_FREED into *a, WIRE_REC_FREE into *f),
+ * or -1 if malformed.
  */
 int
 capture_unpack_next(const unsigned char **p, const unsigned char *end, uint64_t *prev,
@@ -165,6 +198,10 @@ capture_unpack_next(const unsigned char **p, const unsigned char *end, uint64_t 
 		if (pack_read_alloc(p, end, tag, prev, a) != 0)
 			return -1;
 		return WIRE_REC_ALLOC;
+	case PACK_KIND_ALLOC_FREED:
+		if (pack_read_alloc(p, end, tag, prev, a) != 0)
+			return -1;
+		return WIRE_REC_ALLOC_FREED;
 	case PACK_KIND_FREE:
 		if ((tag & PACK_WEIGHT_IS_SIZE) || pack_read_varint(p, end, &z) != 0)
 			return -1;
@@ -194,8 +231,8 @@ capture_unpack_run(struct profile *pf, uint32_t proc, const unsigned char *p, si
 
 	while (p < end) {
 		type = capture_unpack_next(&p, end, &prev, &a, &f);
-		if (type == WIRE_REC_ALLOC) {
-			if (capture_apply(pf, CAP_REC_WIRE, WIRE_REC_ALLOC, proc, &a, sizeof a) != 0)
+		if (type == WIRE_REC_ALLOC || type == WIRE_REC_ALLOC_FREED) {
+			if (capture_apply(pf, CAP_REC_WIRE, (uint16_t)type, proc, &a, sizeof a) != 0)
 				return -1;
 		} else if (type == WIRE_REC_FREE) {
 			if (capture_apply(pf, CAP_REC_WIRE, WIRE_REC_FREE, proc, &f, sizeof f) != 0)

@@ -277,6 +277,8 @@ capture_write_event(struct capture_writer *w, uint16_t sub, uint32_t proc, const
 	}
 	if (sub == WIRE_REC_ALLOC)
 		w->len += capture_pack_alloc(w->raw + w->len, &w->run_prev, WIRE_VIEW(payload, &a));
+	else if (sub == WIRE_REC_ALLOC_FREED)
+		w->len += capture_pack_alloc_freed(w->raw + w->len, WIRE_VIEW(payload, &a));
 	else
 		w->len += capture_pack_free(w->raw + w->len, &w->run_prev, WIRE_VIEW(payload, &f));
 	w->records++;
@@ -291,7 +293,8 @@ capture_write(struct capture_writer *w, uint16_t type, uint16_t sub, uint32_t pr
 
 	if (atomic_load_explicit(&w->failed, memory_order_relaxed))
 		return;
-	if (type == CAP_REC_WIRE && ((sub == WIRE_REC_ALLOC && len == sizeof (struct wire_alloc)) ||
+	if (type == CAP_REC_WIRE && (((sub == WIRE_REC_ALLOC || sub == WIRE_REC_ALLOC_FREED) &&
+	    len == sizeof (struct wire_alloc)) ||
 	    (sub == WIRE_REC_FREE && len == sizeof (struct wire_free)))) {
 		capture_write_event(w, sub, proc, payload);
 		return;

@@ -25,7 +25,7 @@
 #include "profile.h"
 
 #define CAPTURE_MAGIC		"MPROFCAP"
-#define CAPTURE_VERSION		2	/* 2: CAP_REC_EVENTS; version 1 is read too */
+#define CAPTURE_VERSION		3	/* 2: CAP_REC_EVENTS; 3: ALLOC_FREED; 1 and 2 are read too */
 #define CAPTURE_VERSION_MIN	1
 #define CAPTURE_HEADER_SIZE	64
 #define CAPTURE_CHUNK_MAGIC	0x4b43504dU	/* "MPCK" */
@@ -85,6 +85,7 @@ int		capture_writer_close(struct capture_writer *, char **cause);
 /* capture-pack.c: packed events (at most CAPTURE_PACK_MAX bytes each) */
 #define CAPTURE_PACK_MAX	48	/* tag + 4 varints of 10 bytes + one of 3 */
 size_t		capture_pack_alloc(unsigned char *, uint64_t *prev, const struct wire_alloc *);
+size_t		capture_pack_alloc_freed(unsigned char *, const struct wire_alloc *);
 size_t		capture_pack_free(unsigned char *, uint64_t *prev, const struct wire_free *);
 int		capture_unpack_next(const unsigned char **, const unsigned char *,
 		    uint64_t *prev, struct wire_alloc *, struct wire_free *);

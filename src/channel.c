@@ -201,16 +201,59 @@ channel_zero(struct channel_conn *c, uint64_t mask, uint64_t from, uint64_t to)
 }
 
 /*
+ * Claims (wire.h, Cancelling).  The consumer announces how far it may read
+ * before it reads, CHANNEL_CLAIM_STEP bytes at a time (one fence per step),
+ * so that an exact agent can still cancel the ALLOCs beyond.  While an exact
+ * agent keeps writing it also leaves the newest CHANNEL_HOLD bytes (an
+ * eighth of a smaller ring) unclaimed: the blocks that die within that
+ * stretch, most of a Python program's, then never cost the program a FREE
+ * nor the controller two records.  Once
+ * write_pos stands still between two claims, or the caller wants
+ * everything, the rest is read: a program that stops allocating is seen
+ * whole within one round.  Returns the new claim (maybe still pos).
+ */
+#define CHANNEL_CLAIM_STEP	(64U << 10)
+#define CHANNEL_HOLD		(256U << 10)
+
+static uint64_t
+channel_claim(struct channel_conn *c, uint64_t pos, int hold)
+{
+	struct wire_ring	*r = c->ring;
+	uint64_t		 wr, end, held;
+
+	wr = __atomic_load_n(&r->write_pos, __ATOMIC_ACQUIRE);
+	end = wr;
+	if (hold && (c->hello.flags & WIRE_HELLO_EXACT) && wr != c->seen_write) {
+		/* At most an eighth of the ring: a producer must never wait on the hold. */
+		held = c->map_len - WIRE_RING_HEADER_SIZE;
+		held = held / 8 < CHANNEL_HOLD ? held / 8 : CHANNEL_HOLD;
+		end = wr - pos > held ? wr - held : pos;
+		c->held = 1;
+	} else
+		c->held = 0;
+	c->seen_write = wr;
+	if (end > pos && end - pos > CHANNEL_CLAIM_STEP)
+		end = pos + CHANNEL_CLAIM_STEP;
+	if (end > c->claim) {
+		__atomic_store_n(&r->claim_pos, end, __ATOMIC_RELAXED);
+		/* Before any record it covers is read (store, fence, load: see wire.h). */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		c->claim = end;
+	}
+	return c->claim;
+}
+
+/*
  * Read the published records of one ring (up to CHANNEL_DRAIN_MAX), zero
  * them and release the space, a batch of records at a time (one memset per
  * batch).  Returns the number of records read.
  */
 static size_t
-channel_drain(struct channel_conn *c, const struct channel_events *ev)
+channel_drain(struct channel_conn *c, const struct channel_events *ev, int hold)
 {
 	struct wire_ring	*r = c->ring;
 	struct wire_rec		*rec;
-	uint64_t		 pos, mask, off, zeroed;
+	uint64_t		 pos, mask, off, zeroed, word, claim;
 	uint32_t		 len;
 	size_t			 n = 0;
 
@@ -218,18 +261,24 @@ channel_drain(struct channel_conn *c, const struct channel_events *ev)
 		return 0;
 	mask = c->map_len - WIRE_RING_HEADER_SIZE - 1;
 	pos = zeroed = r->read_pos;
+	claim = c->claim;
 	for (;;) {
+		if (pos >= claim && (claim = channel_claim(c, pos, hold)) <= pos)
+			break;
 		off = pos & mask;
 		rec = (struct wire_rec *)(c->data + off);
-		len = __atomic_load_n(&rec->len, __ATOMIC_ACQUIRE);
+		/* The whole header at once: a producer may be cancelling this ALLOC (wire.h). */
+		word = __atomic_load_n((uint64_t *)(void *)rec, __ATOMIC_ACQUIRE);
+		len = (uint32_t)word;
 		if (len == 0)
 			break;
 		if (len < sizeof *rec || (len & 7) != 0 || len > mask + 1 - off) {
 			c->broken = 1;
 			break;
 		}
-		if (rec->type != WIRE_REC_PAD &&
-		    ev->record(ev->arg, c, rec->type, rec->flags, rec + 1, len - sizeof *rec) != 0) {
+		if ((uint16_t)(word >> 32) != WIRE_REC_PAD &&
+		    ev->record(ev->arg, c, (uint16_t)(word >> 32), (uint16_t)(word >> 48),
+		    rec + 1, len - sizeof *rec) != 0) {
 			c->broken = 1;
 			break;
 		}
@@ -249,14 +298,17 @@ channel_drain(struct channel_conn *c, const struct channel_events *ev)
 	return n;
 }
 
-/* Drain every mapped ring. */
+/* Drain every ring; returns the number of records read. */
 size_t
-channel_drain_all(struct channel *ch, const struct channel_events *ev)
+channel_drain_all(struct channel *ch, const struct channel_events *ev, int hold)
 {
 	size_t	i, n = 0;
 
-	for (i = 0; i < ch->nconns; i++)
-		n += channel_drain(ch->conns[i], ev);
+	ch->held = 0;
+	for (i = 0; i < ch->nconns; i++) {
+		n += channel_drain(ch->conns[i], ev, hold);
+		ch->held |= ch->conns[i]->held;
+	}
 	return n;
 }
 
@@ -284,7 +336,7 @@ channel_service(struct channel *ch, struct channel_conn *c, const struct channel
 	n = recv(c->fd, buf, sizeof buf, MSG_DONTWAIT);
 	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
 		return;
-	while (channel_drain(c, ev) > 0)
+	while (channel_drain(c, ev, 0) > 0)
 		;
 	c->ended = 1;
 	ev->end(ev->arg, c);

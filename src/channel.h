@@ -20,6 +20,9 @@ struct channel_conn {
 	struct wire_ring	*ring;		/* mapped header page + data */
 	size_t			 map_len;
 	unsigned char		*data;
+	uint64_t		 claim;		/* claim_pos as last announced */
+	uint64_t		 seen_write;	/* write_pos at the last claim */
+	int			 held;		/* the last claim held records back */
 	int			 broken;	/* the ring held garbage: stop reading it */
 	int			 ended;		/* EOF seen and the ring drained for the last time */
 };
@@ -31,6 +34,7 @@ struct channel {
 	struct channel_conn	**conns;
 	size_t			 nconns;
 	uint32_t		 next_serial;
+	int			 held;		/* the last drain held records back */
 };
 
 /* Handle one record; return -1 to stop reading this ring (malformed record). */
@@ -51,7 +55,6 @@ struct channel_events {
 	void	*arg;
 };
 void	channel_poll(struct channel *, int timeout_ms, const struct channel_events *);
-/* Drain every ring; returns the number of records read. */
 /*
  * At most this many records per ring per call: a target flooding its ring
  * (--exact) must not keep one collector step going for seconds, so that the
@@ -59,7 +62,12 @@ void	channel_poll(struct channel *, int timeout_ms, const struct channel_events 
  */
 #define CHANNEL_DRAIN_MAX	65536
 
-size_t	channel_drain_all(struct channel *, const struct channel_events *);
+/*
+ * Drain every ring; returns the number of records read.  hold: while an
+ * exact agent keeps writing, leave its newest records for a later call
+ * (channel.c; ch->held then says some were); 0: read everything published.
+ */
+size_t	channel_drain_all(struct channel *, const struct channel_events *, int hold);
 /* Number of images still connected. */
 size_t	channel_open_count(const struct channel *);
 /* Ask every connected agent to stop recording (attach's detach). */

@@ -214,9 +214,14 @@ collect_step(struct collect *co, int timeout_ms)
 	const struct channel_events	*ev = collect_events(co);
 	uint64_t			 now;
 
-	channel_poll(&co->chan, co->busy ? 0 : timeout_ms, ev);
+	/*
+	 * Records held back (channel.c) are being written by a running exact
+	 * agent: come back soon, before its ring fills and it has to wait.
+	 */
+	channel_poll(&co->chan, co->busy ? 0 : co->chan.held && timeout_ms > 1 ? 1 : timeout_ms,
+	    ev);
 	/* A trickle (sampling) can wait for the next round; a flood (exact) cannot. */
-	co->busy = channel_drain_all(&co->chan, ev) >= COLLECT_BUSY_RECORDS;
+	co->busy = channel_drain_all(&co->chan, ev, 1) >= COLLECT_BUSY_RECORDS;
 	now = collect_now_ns();
 	if (now - co->last_tick_ns >= COLLECT_TICK_NS) {
 		collect_tick(co, now);
@@ -239,7 +244,7 @@ collect_finish(struct collect *co, char **cause)
 
 	channel_poll(&co->chan, 0, ev);
 	/* Until the rings are empty, or no ring was capped (a producer still going is not chased). */
-	while (channel_drain_all(&co->chan, ev) >= CHANNEL_DRAIN_MAX)
+	while (channel_drain_all(&co->chan, ev, 0) >= CHANNEL_DRAIN_MAX)
 		;
 	collect_tick(co, collect_now_ns());
 	for (i = 0; i < co->chan.nconns; i++) {

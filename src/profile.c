@@ -597,6 +597,32 @@ profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_all
 	(void)pf;
 }
 
+/*
+ * Apply WIRE_REC_ALLOC_FREED, a block freed before the controller read its
+ * ALLOC (wire.h, Cancelling): allocated, and live for an instant, so a peak
+ * it makes is still seen; it never reaches the address index.
+ */
+static void
+profile_apply_alloc_freed(struct process *p, const struct wire_alloc *w)
+{
+	struct stack_stats	*s;
+	uint32_t		 stack = PROFILE_NO_STACK, gid;
+	double			 count = profile_count(w->weight, w->size);
+
+	if (profile_stack_lookup(p, w->stack, &gid))
+		stack = gid;
+	s = profile_stats(p, stack);
+	s->alloc_bytes += w->weight;
+	s->alloc_count += count;
+	p->allocated += w->weight;
+	p->allocations += count;
+	if ((int64_t)((uint64_t)p->live_total + w->weight) > p->peak ||
+	    (!p->all_ended && (int64_t)((uint64_t)p->pf->live_all + w->weight) > p->pf->peak_all)) {
+		profile_change_live(p, stack, (int64_t)w->weight, count);
+		profile_change_live(p, stack, -(int64_t)w->weight, -count);
+	}
+}
+
 /* Apply WIRE_REC_FREE: frees of addresses never recorded are normal and ignored. */
 static void
 profile_apply_free(struct process *p, const struct wire_free *w)
@@ -916,6 +942,14 @@ profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const v
 		if (ap->size > PROFILE_SIZE_MAX || ap->weight > PROFILE_SIZE_MAX)
 			return -1;
 		profile_apply_alloc(pf, p, ap);
+		return 0;
+	case WIRE_REC_ALLOC_FREED:
+		if (len < sizeof a)
+			return -1;
+		ap = WIRE_VIEW(payload, &a);
+		if (ap->size > PROFILE_SIZE_MAX || ap->weight > PROFILE_SIZE_MAX)
+			return -1;
+		profile_apply_alloc_freed(p, ap);
 		return 0;
 	case WIRE_REC_FREE:
 		if (len < sizeof f)

@@ -29,6 +29,21 @@
  * consumer (bounded, then drops and counts).  All integers are native
  * (little-endian x86-64) and naturally aligned; records are 8-byte aligned.
  *
+ * Cancelling.  In exact mode most blocks die young, and an ALLOC followed by
+ * its FREE costs both sides twice what one record would.  So a thread that
+ * frees a small block whose WIRE_REC_ALLOC_EXACT it wrote itself, with no
+ * other thread's record since (so nothing else can have touched that
+ * address in between), may turn that ALLOC into WIRE_REC_ALLOC_EXACT_FREED
+ * in place instead of sending a FREE, provided the consumer has not claimed
+ * it yet.  The consumer announces how far it may read in claim_pos, then
+ * issues a full fence, then reads; the producer changes the record's header
+ * word with a compare-and-swap (which must find the record's own lap in its
+ * flags, so a record that was consumed and overwritten is never touched),
+ * then loads claim_pos.  If claim_pos is still at or before the record, the
+ * consumer is bound to see the new type and no FREE is sent; otherwise the
+ * FREE is sent anyway, and a consumer that saw the new type finds no live
+ * block for it, which is harmless.
+ *
  * Configuration is passed to the agent in the environment (WIRE_ENV_*).
  */
 
@@ -38,7 +53,7 @@
 #include <stdint.h>
 
 #define WIRE_MAGIC		0x474e52464f52504dULL	/* "MPROFRNG" */
-#define WIRE_VERSION		2
+#define WIRE_VERSION		3
 
 /* Environment read by the agent. */
 #define WIRE_ENV_SOCKET		"MEMPROF_SOCKET"	/* "@name": abstract socket */
@@ -91,6 +106,9 @@ struct wire_ring {
 	uint64_t		read_pos;	/* consumer only */
 	char			pad2[56];
 
+	uint64_t		claim_pos;	/* consumer: records before it may be read (Cancelling) */
+	char			pad3[56];
+
 	uint64_t		dropped_records;	/* atomic add, producers */
 	uint64_t		dropped_bytes;		/* estimated bytes of dropped allocs */
 	uint32_t		agent_state;		/* WIRE_STATE_* (agent writes) */
@@ -131,7 +149,22 @@ enum wire_rec_type {
 	WIRE_REC_MODULE,	/* struct wire_module + path: for native symbols */
 	WIRE_REC_ALLOC_EXACT,	/* struct wire_alloc_exact: an ALLOC whose weight is its size */
 	WIRE_REC_FREE_ADDR,	/* uint64_t address: a FREE, its allocator in the header's flags */
+	WIRE_REC_ALLOC_EXACT_FREED,	/* struct wire_alloc_exact, freed before it was read
+				   (Cancelling): allocated, never live */
+	WIRE_REC_ALLOC_FREED,	/* struct wire_alloc: the full form of the above; never on a ring */
 };
+
+/*
+ * The header flags of WIRE_REC_ALLOC_EXACT: the record's lap around the
+ * ring, (position / data_size) mod 2^16, so that a producer cancelling it
+ * (Cancelling) never mistakes a later record at the same offset for it.
+ */
+#define WIRE_LAP(pos, size_log2)	((uint16_t)((pos) >> (size_log2)))
+
+/* A record header as the one 64-bit word a producer compares and swaps. */
+#define WIRE_REC_WORD(len, type, flags)					\
+	((uint64_t)(uint32_t)(len) | (uint64_t)(uint16_t)(type) << 32 |		\
+	    (uint64_t)(uint16_t)(flags) << 48)
 
 /* Which allocator an allocation came from (struct wire_alloc.allocator). */
 enum wire_allocator {
@@ -201,7 +234,7 @@ wire_full_form(uint16_t *type, uint16_t flags, const void **payload, size_t *len
 {
 	struct wire_alloc_exact	e;
 
-	if (*type == WIRE_REC_ALLOC_EXACT) {
+	if (*type == WIRE_REC_ALLOC_EXACT || *type == WIRE_REC_ALLOC_EXACT_FREED) {
 		if (*len < sizeof e)
 			return -1;
 		__builtin_memcpy(&e, *payload, sizeof e);
@@ -210,7 +243,7 @@ wire_full_form(uint16_t *type, uint16_t flags, const void **payload, size_t *len
 		buf->alloc.stack = e.stack;
 		buf->alloc.allocator = e.allocator;
 		buf->alloc.tid_hash = e.tid_hash;
-		*type = WIRE_REC_ALLOC;
+		*type = *type == WIRE_REC_ALLOC_EXACT ? WIRE_REC_ALLOC : WIRE_REC_ALLOC_FREED;
 		*len = sizeof buf->alloc;
 	} else if (*type == WIRE_REC_FREE_ADDR) {
 		if (*len < sizeof buf->free.addr)

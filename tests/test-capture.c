@@ -221,7 +221,7 @@ test_pack_round_trip(void **state)
 	(void)state;
 	for (i = 0; i < 4096; i++) {
 		r = pack_rand(&seed);
-		kind[i] = (int)(r & 1);
+		kind[i] = (int)(r % 3);	/* 0 ALLOC, 1 FREE, 2 ALLOC_FREED */
 		memset(&a[i], 0, sizeof a[i]);
 		memset(&f[i], 0, sizeof f[i]);
 		a[i].addr = f[i].addr = i < 7 ? addrs[i] : (r % 3 == 0 ? pack_rand(&seed) :
@@ -231,15 +231,24 @@ test_pack_round_trip(void **state)
 		a[i].stack = i % 7 == 0 ? UINT32_MAX : (uint32_t)(pack_rand(&seed) & 0xfff);
 		a[i].allocator = f[i].allocator = (uint16_t)(1 + i % 7);
 		a[i].tid_hash = (uint16_t)pack_rand(&seed);
-		n = kind[i] ? capture_pack_free(buf + len, &prev, &f[i]) :
-		    capture_pack_alloc(buf + len, &prev, &a[i]);
+		if (kind[i] == 2) {
+			/* Packed without its address, which must not move the delta base. */
+			n = capture_pack_alloc_freed(buf + len, &a[i]);
+			a[i].addr = 0;
+		} else
+			n = kind[i] ? capture_pack_free(buf + len, &prev, &f[i]) :
+			    capture_pack_alloc(buf + len, &prev, &a[i]);
 		assert_true(n >= 2 && n <= CAPTURE_PACK_MAX);
 		len += n;
 	}
 	p = buf;
 	end = buf + len;
 	for (i = 0; i < 4096; i++) {
-		if (kind[i]) {
+		if (kind[i] == 2) {
+			assert_int_equal(capture_unpack_next(&p, end, &dprev, &da, &df),
+			    WIRE_REC_ALLOC_FREED);
+			assert_memory_equal(&da, &a[i], sizeof da);
+		} else if (kind[i] == 1) {
 			assert_int_equal(capture_unpack_next(&p, end, &dprev, &da, &df), WIRE_REC_FREE);
 			assert_memory_equal(&df, &f[i], sizeof df);
 		} else {
@@ -256,7 +265,17 @@ test_pack_round_trip(void **state)
 		dprev = 0;
 		assert_int_equal(capture_unpack_next(&p, buf + cut, &dprev, &da, &df), -1);
 	}
-	/* Unknown tag bits and an 11-byte varint are rejected. */
+	/* So is every cut inside an ALLOC_FREED. */
+	n = capture_pack_alloc_freed(buf, &a[5]);
+	for (cut = 0; cut < n; cut++) {
+		p = buf;
+		dprev = 0;
+		assert_int_equal(capture_unpack_next(&p, buf + cut, &dprev, &da, &df), -1);
+	}
+	/* Unknown tag bits, kind 3 and an 11-byte varint are rejected. */
+	buf[0] = 0x03;
+	p = buf;
+	assert_int_equal(capture_unpack_next(&p, buf + 1, &dprev, &da, &df), -1);
 	buf[0] = 0x40;
 	p = buf;
 	assert_int_equal(capture_unpack_next(&p, buf + 1, &dprev, &da, &df), -1);

@@ -28,7 +28,8 @@
  *             connections of processes it left running (default 5)
  *   -v        trace unmatched frees on stderr; -vv every record
  *
- * Summary line fields: record counts per type, allocated (sum of ALLOC
+ * Summary line fields: record counts per type (an ALLOC the agent
+ * cancelled counts as an ALLOC, a FREE and in cancelled), allocated (sum of ALLOC
  * weights), live_exit (live weight at the EXIT record, -1 if none),
  * live_end (at the end of the stream), the ring's dropped counters and
  * agent_state, and what did not pair: frees of unknown addresses, unmaps
@@ -113,6 +114,7 @@ struct session {
 	uint64_t		 dropped_bytes;
 	uint32_t		 agent_state;
 
+	uint64_t		 claim;		/* claim_pos as announced (wire.h, Cancelling) */
 	uint64_t		 count[16];
 	uint64_t		 allocated;
 	uint64_t		 allocations;
@@ -478,17 +480,18 @@ session_code_rec(struct session *s, const struct wire_code *wc, uint32_t plen)
 
 /* Apply one record; the payload is plen bytes after the header. */
 static void
-session_record(struct session *s, const struct wire_rec *rec)
+session_record(struct session *s, const struct wire_rec *rec, uint32_t len, uint16_t type,
+    uint16_t flags)
 {
 	const void		*p = rec + 1;
-	uint32_t		 plen = rec->len - (uint32_t)sizeof *rec;
-	uint16_t		 type = rec->type;
+	uint32_t		 plen = len - (uint32_t)sizeof *rec;
 	size_t			 need = 0;
 	union wire_full		 full;
+	struct wire_free	 gone;
 	size_t			 flen = plen;
 
 	/* The compact forms count and pair as the full ones (the controller's reading). */
-	if (wire_full_form(&type, rec->flags, &p, &flen, &full) != 0) {
+	if (wire_full_form(&type, flags, &p, &flen, &full) != 0) {
 		s->bad++;
 		return;
 	}
@@ -496,7 +499,8 @@ session_record(struct session *s, const struct wire_rec *rec)
 	if (type < 16)
 		s->count[type]++;
 	switch (type) {
-	case WIRE_REC_ALLOC:	need = sizeof (struct wire_alloc); break;
+	case WIRE_REC_ALLOC:
+	case WIRE_REC_ALLOC_FREED: need = sizeof (struct wire_alloc); break;
 	case WIRE_REC_FREE:	need = sizeof (struct wire_free); break;
 	case WIRE_REC_UNMAP:	need = sizeof (struct wire_unmap); break;
 	case WIRE_REC_STACK:	need = sizeof (struct wire_stack); break;
@@ -515,10 +519,19 @@ session_record(struct session *s, const struct wire_rec *rec)
 		return;
 	}
 	if (verbose > 1)
-		fprintf(stderr, "[%d] type %u len %u\n", s->h.pid, rec->type, rec->len);
+		fprintf(stderr, "[%d] type %u len %u\n", s->h.pid, type, len);
 	switch (type) {
 	case WIRE_REC_ALLOC:
 		session_alloc(s, p);
+		break;
+	case WIRE_REC_ALLOC_FREED:
+		/* An ALLOC and its FREE in one (cancelled, wire.h): counted as both. */
+		s->count[WIRE_REC_ALLOC]++;
+		s->count[WIRE_REC_FREE]++;
+		session_alloc(s, p);
+		memset(&gone, 0, sizeof gone);
+		gone.addr = ((const struct wire_alloc *)p)->addr;
+		session_free(s, &gone);
 		break;
 	case WIRE_REC_FREE:
 		session_free(s, p);
@@ -549,7 +562,7 @@ static void
 session_drain(struct session *s)
 {
 	struct wire_rec	*rec;
-	uint64_t	 rp, off, size;
+	uint64_t	 rp, off, size, word, wr;
 	uint32_t	 len;
 
 	if (s->ring == NULL || s->corrupt)
@@ -557,9 +570,19 @@ session_drain(struct session *s)
 	size = s->ring->data_size;
 	for (;;) {
 		rp = s->ring->read_pos;
+		if (rp >= s->claim) {
+			/* Claim before reading, as the controller does (wire.h, Cancelling). */
+			wr = __atomic_load_n(&s->ring->write_pos, __ATOMIC_ACQUIRE);
+			if (wr <= rp)
+				break;
+			__atomic_store_n(&s->ring->claim_pos, wr, __ATOMIC_RELAXED);
+			__atomic_thread_fence(__ATOMIC_SEQ_CST);
+			s->claim = wr;
+		}
 		off = rp & (size - 1);
 		rec = (struct wire_rec *)(s->data + off);
-		len = __atomic_load_n(&rec->len, __ATOMIC_ACQUIRE);
+		word = __atomic_load_n((uint64_t *)(void *)rec, __ATOMIC_ACQUIRE);
+		len = (uint32_t)word;
 		if (len == 0)
 			break;
 		if (len < sizeof *rec || len % 8 != 0 || len > size - off) {
@@ -569,7 +592,7 @@ session_drain(struct session *s)
 			s->bad++;
 			return;
 		}
-		session_record(s, rec);
+		session_record(s, rec, len, (uint16_t)(word >> 32), (uint16_t)(word >> 48));
 		/* Zero what was consumed before giving it back, so stale bytes never look published. */
 		memset(rec, 0, len);
 		__atomic_store_n(&s->ring->read_pos, rp + len, __ATOMIC_RELEASE);
@@ -807,11 +830,11 @@ session_report(struct session *s, int sites)
 	    " python=%#x eof=%d", s->h.pid, s->h.ppid, s->h.exe,
 	    s->h.sample_every == 0 ? "exact" : "sample", s->h.sample_every,
 	    s->python, s->eof);
-	fprintf(out, " alloc=%" PRIu64 " free=%" PRIu64 " stack=%" PRIu64
+	fprintf(out, " alloc=%" PRIu64 " free=%" PRIu64 " cancelled=%" PRIu64 " stack=%" PRIu64
 	    " code=%" PRIu64 " unmap=%" PRIu64 " exit=%" PRIu64 " thread=%" PRIu64
 	    " python_recs=%" PRIu64 " pad=%" PRIu64,
 	    s->count[WIRE_REC_ALLOC], s->count[WIRE_REC_FREE],
-	    s->count[WIRE_REC_STACK], s->count[WIRE_REC_CODE],
+	    s->count[WIRE_REC_ALLOC_FREED], s->count[WIRE_REC_STACK], s->count[WIRE_REC_CODE],
 	    s->count[WIRE_REC_UNMAP], s->count[WIRE_REC_EXIT],
 	    s->count[WIRE_REC_THREAD], s->count[WIRE_REC_PYTHON],
 	    s->count[WIRE_REC_PAD]);

@@ -427,6 +427,7 @@ core_thread_adopt(struct agent_thread *th)
 {
 	th->tid = (int32_t)syscall(SYS_gettid);
 	th->sampling = 0;
+	th->young_ring = 0;	/* another thread's young blocks, or the parent's ring's */
 	th->errnop = &errno;
 	agent_sampler_seed(th);
 	agent_tls.thread = th;

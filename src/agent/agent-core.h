@@ -63,6 +63,13 @@ struct agent_tls {
 	struct agent_thread	*thread;	/* slow-path state, NULL until needed */
 	uint32_t		 guard;		/* non-zero while inside the agent */
 	uint32_t		 exited;	/* the thread-exit destructor ran */
+	/*
+	 * This thread's last reservation on the ring ended at ring_end, and
+	 * its reservations since run_start followed each other with no other
+	 * thread's in between (wire.h, Cancelling; agent-record.c).
+	 */
+	uint64_t		 ring_end;
+	uint64_t		 run_start;
 };
 extern AGENT_TLS struct agent_tls agent_tls;
 
@@ -123,6 +130,23 @@ struct agent_stack_memo {
 	struct agent_stack_leaf	 leaf[AGENT_STACK_LEAVES];
 };
 
+/*
+ * A small block this thread allocated in exact mode, and where its
+ * WIRE_REC_ALLOC_EXACT sits on the ring: if the same thread frees it while
+ * the controller has not read that record yet, the record is cancelled
+ * (wire.h, Cancelling).  Direct-mapped by address; a newer block takes the
+ * slot.  256 slots cover what a Python thread frees within a few hundred
+ * allocations, most of its temporaries, in 4 KiB.
+ */
+#define AGENT_YOUNG_SLOTS	256
+/* Bigger blocks are never cancelled: the live figures may lag the truth by at most 256 of these. */
+#define AGENT_YOUNG_SIZE_MAX	1024
+
+struct agent_young {
+	uint64_t	addr;	/* 0: empty */
+	uint64_t	pos;	/* ring position of its ALLOC_EXACT */
+};
+
 struct agent_thread {
 	struct agent_thread	*all_next;	/* every state ever made */
 	struct agent_thread	*pool_next;	/* free states of exited threads */
@@ -130,6 +154,9 @@ struct agent_thread {
 	int			 sampling;	/* countdown drawn at least once */
 	int			*errnop;	/* this thread's errno, without a call */
 	uint64_t		 rng;		/* xorshift64* state, never 0 */
+	/* This thread's young exact blocks, by address (agent-record.c, Cancelling). */
+	uint64_t		 young_ring;	/* agent_ring.serial they were recorded under */
+	struct agent_young	 young[AGENT_YOUNG_SLOTS];
 	struct agent_intern	 stacks;	/* frame-hash -> stack id */
 	struct agent_intern	 codes;		/* (code, key) -> code id */
 	/* The frames of the capture being made, innermost first, as walked. */
@@ -206,6 +233,8 @@ struct agent_ring {
 	uint64_t		 mask;
 	size_t			 map_len;
 	uint64_t		 stalled_at;	/* read_pos when we gave up; ~0: not stalled */
+	unsigned int		 size_log2;	/* log2(size), for WIRE_LAP */
+	uint64_t		 serial;	/* counts rings made: young blocks belong to one */
 };
 extern struct agent_ring agent_ring AGENT_HIDDEN;
 
@@ -387,7 +416,8 @@ agent_unlock(int *lock)
  * the ring has room and the record fits before its end, else
  * agent_ring_begin (padding the tail, waiting, dropping).  Returns the
  * record for agent_ring_commit, or NULL if it was dropped (counted, with
- * weight, the bytes an ALLOC stood for).  Leaves errno alone.
+ * weight, the bytes an ALLOC stood for); the record's position on the ring
+ * is then agent_tls.ring_end - len.  Leaves errno alone.
  */
 static inline struct wire_rec *
 agent_ring_reserve(uint32_t len, uint64_t weight)
@@ -403,8 +433,12 @@ agent_ring_reserve(uint32_t len, uint64_t weight)
 		if (AGENT_LIKELY(rd <= wr && wr - rd + len <= agent_ring.size &&
 		    (wr & agent_ring.mask) + len <= agent_ring.size &&
 		    __atomic_compare_exchange_n(&hdr->write_pos, &wr, wr + len, 0,
-		    __ATOMIC_RELAXED, __ATOMIC_RELAXED)))
+		    __ATOMIC_RELAXED, __ATOMIC_RELAXED))) {
+			if (wr != agent_tls.ring_end)
+				agent_tls.run_start = wr;
+			agent_tls.ring_end = wr + len;
 			return (struct wire_rec *)(agent_ring.data + (wr & agent_ring.mask));
+		}
 	}
 	return agent_ring_begin(len, weight);
 }

@@ -100,31 +100,112 @@ record_python_poll(void)
 		agent_record_python(hv, agent_python_is_static() ? WIRE_PYTHON_STATIC : 0);
 }
 
+/* The young slot of an address (the multiply spreads 16-byte-aligned addresses). */
+static inline struct agent_young *
+record_young_slot(struct agent_thread *th, uintptr_t addr)
+{
+	return &th->young[((uint64_t)addr * 0x9e3779b97f4a7c15ULL) >>
+	    (64 - __builtin_ctz(AGENT_YOUNG_SLOTS))];
+}
+
+/* Remember a small block of this thread whose ALLOC_EXACT is at pos (wire.h, Cancelling). */
+static inline void
+record_young_add(struct agent_thread *th, uintptr_t addr, uint64_t pos)
+{
+	struct agent_young	*y;
+
+	if (AGENT_UNLIKELY(th->young_ring != agent_ring.serial)) {
+		memset(th->young, 0, sizeof th->young);
+		th->young_ring = agent_ring.serial;
+	}
+	y = record_young_slot(th, addr);
+	y->addr = addr;
+	y->pos = pos;
+}
+
+/*
+ * Exact mode, before addr goes back to its allocator: if this thread wrote
+ * addr's ALLOC_EXACT and the controller has not claimed it, turn it into
+ * ALLOC_EXACT_FREED; 1 if so, and then no FREE must be sent (wire.h,
+ * Cancelling).  The block cannot have changed hands since its ALLOC: every
+ * record since then is this thread's (the ring's write position is where
+ * this thread's last reservation ended, and its reservations since the
+ * ALLOC followed each other), and another thread's free or allocation of
+ * the address would have been a record.
+ */
+static int
+record_cancel(uintptr_t addr)
+{
+	struct agent_thread	*th = agent_tls.thread;
+	struct wire_ring	*hdr = agent_ring.hdr;
+	struct agent_young	*y;
+	uint64_t		 pos, expect, want;
+	uint16_t		 lap;
+
+	if (th == NULL || th->young_ring != agent_ring.serial || hdr == NULL)
+		return 0;
+	y = record_young_slot(th, addr);
+	if (y->addr != addr)
+		return 0;
+	y->addr = 0;
+	pos = y->pos;
+	if (pos < agent_tls.run_start ||
+	    __atomic_load_n(&hdr->write_pos, __ATOMIC_RELAXED) != agent_tls.ring_end ||
+	    __atomic_load_n(&hdr->claim_pos, __ATOMIC_RELAXED) > pos)
+		return 0;
+	lap = WIRE_LAP(pos, agent_ring.size_log2);
+	expect = WIRE_REC_WORD(sizeof (struct wire_rec) + sizeof (struct wire_alloc_exact),
+	    WIRE_REC_ALLOC_EXACT, lap);
+	want = WIRE_REC_WORD(sizeof (struct wire_rec) + sizeof (struct wire_alloc_exact),
+	    WIRE_REC_ALLOC_EXACT_FREED, lap);
+	/* Sequentially consistent: the claim is loaded after the swap is visible. */
+	if (!__atomic_compare_exchange_n((uint64_t *)(void *)(agent_ring.data +
+	    (pos & agent_ring.mask)), &expect, want, 0, __ATOMIC_SEQ_CST, __ATOMIC_RELAXED))
+		return 0;
+	return __atomic_load_n(&hdr->claim_pos, __ATOMIC_SEQ_CST) <= pos;
+}
+
+/* Exact mode's FREE: none if the ALLOC could be cancelled. */
+static inline void
+record_free_exact(uintptr_t addr, enum wire_allocator allocator)
+{
+	if (!record_cancel(addr))
+		agent_record_free_now(addr, allocator);
+}
+
 /*
  * Write a WIRE_REC_ALLOC record, or the compact WIRE_REC_ALLOC_EXACT when
  * the weight is the size (every block in exact mode); 0, or -1 if it was
- * dropped.
+ * dropped.  A small exact block of a thread with a state is remembered as
+ * young (record_cancel).
  */
 static int
-record_emit_alloc(uintptr_t addr, const struct agent_live *live, int32_t tid)
+record_emit_alloc(uintptr_t addr, const struct agent_live *live, struct agent_thread *th)
 {
 	struct wire_rec		*rec;
 	struct wire_alloc	*wa;
 	struct wire_alloc_exact	*we;
 	uint32_t		 len;
+	uint64_t		 pos;
+	uint16_t		 tid = th != NULL ? (uint16_t)th->tid : 0;
 
 	if (live->weight == live->size) {
 		len = sizeof *rec + sizeof *we;
 		rec = agent_ring_reserve(len, live->weight);
 		if (rec == NULL)
 			return -1;
+		pos = agent_tls.ring_end - len;
 		we = (struct wire_alloc_exact *)(rec + 1);
 		we->addr = addr;
 		we->size = live->size;
 		we->stack = live->stack;
 		we->allocator = live->allocator;
-		we->tid_hash = (uint16_t)tid;
-		agent_ring_commit(rec, len, WIRE_REC_ALLOC_EXACT, 0);
+		we->tid_hash = tid;
+		agent_ring_commit(rec, len, WIRE_REC_ALLOC_EXACT,
+		    WIRE_LAP(pos, agent_ring.size_log2));
+		if (th != NULL && live->size <= AGENT_YOUNG_SIZE_MAX &&
+		    live->allocator != WIRE_ALLOC_MMAP && agent_mode_get() == AGENT_MODE_EXACT)
+			record_young_add(th, addr, pos);
 		return 0;
 	}
 	len = sizeof *rec + sizeof *wa;
@@ -137,7 +218,7 @@ record_emit_alloc(uintptr_t addr, const struct agent_live *live, int32_t tid)
 	wa->weight = live->weight;
 	wa->stack = live->stack;
 	wa->allocator = live->allocator;
-	wa->tid_hash = (uint16_t)tid;
+	wa->tid_hash = tid;
 	agent_ring_commit(rec, len, WIRE_REC_ALLOC, 0);
 	return 0;
 }
@@ -166,7 +247,7 @@ record_emit_unmap(uintptr_t addr, uint64_t len)
  * be sent is unregistered.  Either way it counts as dropped.
  */
 static void
-record_block(uintptr_t addr, const struct agent_live *live, int32_t tid)
+record_block(uintptr_t addr, const struct agent_live *live, struct agent_thread *th)
 {
 	struct agent_map	m;
 	struct agent_live	gone;
@@ -181,7 +262,7 @@ record_block(uintptr_t addr, const struct agent_live *live, int32_t tid)
 			agent_ring_drop(live->weight);
 			return;
 		}
-		if (record_emit_alloc(addr, live, tid) == -1)
+		if (record_emit_alloc(addr, live, th) == -1)
 			agent_maps_remove(addr, live->size);
 		return;
 	}
@@ -190,11 +271,11 @@ record_block(uintptr_t addr, const struct agent_live *live, int32_t tid)
 			agent_ring_drop(live->weight);
 			return;
 		}
-		if (record_emit_alloc(addr, live, tid) == -1)
+		if (record_emit_alloc(addr, live, th) == -1)
 			agent_addrset_remove(addr, &gone);
 		return;
 	}
-	record_emit_alloc(addr, live, tid);
+	record_emit_alloc(addr, live, th);
 }
 
 /*
@@ -246,7 +327,7 @@ agent_record_alloc_slow(void *addr, size_t size, enum wire_allocator allocator,
 	record_python_poll();
 	live.stack = th != NULL ?
 	    agent_stack_capture(th, record.python_hexversion != 0, caller) : 0;
-	record_block((uintptr_t)addr, &live, th != NULL ? th->tid : 0);
+	record_block((uintptr_t)addr, &live, th);
 out:
 	*errnop = saved;
 }
@@ -263,7 +344,7 @@ agent_record_free_slow(void *addr, enum wire_allocator allocator)
 	int			saved;
 
 	if (agent_mode_get() == AGENT_MODE_EXACT) {
-		agent_record_free_now((uintptr_t)addr, allocator);
+		record_free_exact((uintptr_t)addr, allocator);
 		return;
 	}
 	saved = errno;		/* the set's lock may yield */
@@ -285,7 +366,7 @@ agent_record_realloc_begin(void *addr, struct agent_live *live)
 
 	if (agent_mode_get() == AGENT_MODE_EXACT) {
 		memset(live, 0, sizeof *live);
-		agent_record_free_now((uintptr_t)addr, WIRE_ALLOC_REALLOC);
+		record_free_exact((uintptr_t)addr, WIRE_ALLOC_REALLOC);
 		return 1;
 	}
 	saved = errno;		/* the set's lock may yield */
@@ -318,8 +399,7 @@ agent_record_realloc_fail(void *addr, const struct agent_live *live)
 		again.stack = 0;
 		again.allocator = WIRE_ALLOC_REALLOC;
 	}
-	record_block((uintptr_t)addr, &again,
-	    agent_tls.thread != NULL ? agent_tls.thread->tid : 0);
+	record_block((uintptr_t)addr, &again, agent_tls.thread);
 out:
 	errno = saved;
 }
@@ -357,7 +437,7 @@ record_remap_add(uintptr_t addr, uint64_t len, const struct agent_map *m)
 	live.stack = m->stack;
 	live.allocator = WIRE_ALLOC_MMAP;
 	live.pad = 0;
-	record_block(addr, &live, agent_tls.thread != NULL ? agent_tls.thread->tid : 0);
+	record_block(addr, &live, agent_tls.thread);
 }
 
 /*
@@ -415,7 +495,7 @@ agent_record_free(void *addr, enum wire_allocator allocator)
 	if (addr == NULL || mode == AGENT_MODE_OFF)
 		return;
 	if (mode == AGENT_MODE_EXACT)
-		agent_record_free_now((uintptr_t)addr, allocator);
+		record_free_exact((uintptr_t)addr, allocator);
 	else if (agent_addrset_probe((uintptr_t)addr))
 		agent_record_free_slow(addr, allocator);
 }

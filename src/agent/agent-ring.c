@@ -128,6 +128,8 @@ agent_ring_create(uint64_t size, int *fdp)
 	agent_ring.mask = size - 1;
 	agent_ring.map_len = len;
 	agent_ring.stalled_at = ~0ULL;
+	agent_ring.size_log2 = (unsigned int)__builtin_ctzll(size);
+	agent_ring.serial++;
 	*fdp = fd;
 	return 0;
 
@@ -258,6 +260,9 @@ agent_ring_begin(uint32_t len, uint64_t weight)
 	if (__atomic_load_n(&agent_ring.stalled_at, __ATOMIC_RELAXED) != ~0ULL)
 		__atomic_store_n(&agent_ring.stalled_at, ~0ULL, __ATOMIC_RELAXED);
 
+	if (wr != agent_tls.ring_end)
+		agent_tls.run_start = wr;
+	agent_tls.ring_end = wr + need;
 	if (need != len) {
 		/* The tail is too short: pad it (tail >= 8, records are 8-aligned). */
 		pad = (struct wire_rec *)(agent_ring.data + off);
