@@ -936,20 +936,16 @@ profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const v
 	case WIRE_REC_MODULE:
 		return profile_apply_module(pf, p, payload, len);
 	case WIRE_REC_ALLOC:
-		if (len < sizeof a)
-			return -1;
-		ap = WIRE_VIEW(payload, &a);
-		if (ap->size > PROFILE_SIZE_MAX || ap->weight > PROFILE_SIZE_MAX)
-			return -1;
-		profile_apply_alloc(pf, p, ap);
-		return 0;
 	case WIRE_REC_ALLOC_FREED:
 		if (len < sizeof a)
 			return -1;
 		ap = WIRE_VIEW(payload, &a);
 		if (ap->size > PROFILE_SIZE_MAX || ap->weight > PROFILE_SIZE_MAX)
 			return -1;
-		profile_apply_alloc_freed(p, ap);
+		if (type == WIRE_REC_ALLOC)
+			profile_apply_alloc(pf, p, ap);
+		else
+			profile_apply_alloc_freed(p, ap);
 		return 0;
 	case WIRE_REC_FREE:
 		if (len < sizeof f)

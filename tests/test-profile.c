@@ -67,8 +67,10 @@ send_stack(struct profile *pf, struct process *p, uint32_t id, const char *file,
 	return id;
 }
 
+/* An exact ALLOC, or an ALLOC_FREED (freed before the controller read it, wire.h). */
 static void
-alloc(struct profile *pf, struct process *p, uint64_t addr, uint64_t size, uint32_t stack)
+send_alloc(struct profile *pf, struct process *p, uint16_t type, uint64_t addr, uint64_t size,
+    uint32_t stack)
 {
 	struct wire_alloc	a;
 
@@ -78,21 +80,19 @@ alloc(struct profile *pf, struct process *p, uint64_t addr, uint64_t size, uint3
 	a.weight = size;
 	a.stack = stack;
 	a.allocator = WIRE_ALLOC_MALLOC;
-	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_ALLOC, &a, sizeof a), 0);
+	assert_int_equal(profile_apply_wire(pf, p, type, &a, sizeof a), 0);
 }
 
-/* An allocation freed before the controller read it (wire.h, Cancelling). */
+static void
+alloc(struct profile *pf, struct process *p, uint64_t addr, uint64_t size, uint32_t stack)
+{
+	send_alloc(pf, p, WIRE_REC_ALLOC, addr, size, stack);
+}
+
 static void
 alloc_freed(struct profile *pf, struct process *p, uint64_t size, uint32_t stack)
 {
-	struct wire_alloc	a;
-
-	memset(&a, 0, sizeof a);
-	a.size = size;
-	a.weight = size;
-	a.stack = stack;
-	a.allocator = WIRE_ALLOC_PYOBJECT;
-	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_ALLOC_FREED, &a, sizeof a), 0);
+	send_alloc(pf, p, WIRE_REC_ALLOC_FREED, 0, size, stack);
 }
 
 static void
