@@ -282,6 +282,13 @@ python_read_char(uintptr_t p, int off)
 	return *(const signed char *)(p + (uintptr_t)off);
 }
 
+/* A 3.11+ raw frame's where: its instruction pointer ip, its owner (at offset owner) above it. */
+static inline uintptr_t
+python_interp_where(uintptr_t f, uintptr_t ip, int owner)
+{
+	return ip ^ (uintptr_t)(unsigned char)python_read_char(f, owner) << PYTHON_OWNER_SHIFT;
+}
+
 /*
  * A cheap plausibility test for an object or frame pointer: user space
  * (x86-64 canonical lower half), past the zero page, 8-byte aligned.
@@ -641,8 +648,7 @@ python_walk_interp(uintptr_t f, struct agent_pyraw *raw, int max, int *truncated
 		}
 		raw[n].frame = f;
 		raw[n].code = python_read_ptr(f, fcode);
-		raw[n].where = python_read_ptr(f, instr) ^
-		    (uintptr_t)(unsigned char)python_read_char(f, owner) << PYTHON_OWNER_SHIFT;
+		raw[n].where = python_interp_where(f, python_read_ptr(f, instr), owner);
 		n++;
 	}
 	return n;
@@ -704,7 +710,7 @@ agent_python_walk_again(struct agent_pyraw *memo, int n, int max, int *shared)
 	const int			 instr = l->frame_instr, owner = l->frame_owner;
 	const bool			 objects = l->frames == PYTHON_FRAMES_OBJECT;
 	struct agent_pyraw		 head[PYTHON_AGAIN_REACH];
-	uintptr_t			 f, code, where;
+	uintptr_t			 f, code, where, ip;
 	int				 s, k = -1, k0, low, cut;
 
 	if (n <= 0 || !python_ptr_ok(f = python_current_frame()))
@@ -724,8 +730,7 @@ agent_python_walk_again(struct agent_pyraw *memo, int n, int max, int *shared)
 				return -1;
 			head[s].where = (uint32_t)python_read_int(f, instr);
 		} else
-			head[s].where = python_read_ptr(f, instr) ^
-			    (uintptr_t)(unsigned char)python_read_char(f, owner) << PYTHON_OWNER_SHIFT;
+			head[s].where = python_interp_where(f, python_read_ptr(f, instr), owner);
 		f = python_read_ptr(f, previous);
 	}
 	if (k < 0 || k + 1 + s > max)
@@ -747,15 +752,14 @@ agent_python_walk_again(struct agent_pyraw *memo, int n, int max, int *shared)
 				memo[k].where = where;
 				cut = k;
 			}
-		} else if ((memo[k].where & PYTHON_INSTR_MASK) != python_read_ptr(f, instr)) {
+		} else if ((memo[k].where & PYTHON_INSTR_MASK) != (ip = python_read_ptr(f, instr))) {
 			/*
 			 * 3.11+: the instruction pointer is into the code object's
 			 * own bytes, so the same one is the same code, run by
 			 * the same owner.
 			 */
 			memo[k].code = python_read_ptr(f, fcode);
-			memo[k].where = python_read_ptr(f, instr) ^
-			    (uintptr_t)(unsigned char)python_read_char(f, owner) << PYTHON_OWNER_SHIFT;
+			memo[k].where = python_interp_where(f, ip, owner);
 			cut = k;
 		}
 		f = python_read_ptr(f, previous);
