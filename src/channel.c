@@ -207,10 +207,10 @@ channel_zero(struct channel_conn *c, uint64_t mask, uint64_t from, uint64_t to)
  * agent keeps writing it also leaves the newest CHANNEL_HOLD bytes (an
  * eighth of a smaller ring) unclaimed: the blocks that die within that
  * stretch, most of a Python program's, then never cost the program a FREE
- * nor the controller two records.  Once
- * write_pos stands still between two claims, or the caller wants
- * everything, the rest is read: a program that stops allocating is seen
- * whole within one round.  Returns the new claim (maybe still pos).
+ * nor the controller two records.  Once write_pos stands still between two
+ * claims, or the caller wants everything, the rest is read: a program that
+ * stops allocating is seen whole within one round.  Returns the new claim
+ * (maybe still pos).
  */
 #define CHANNEL_CLAIM_STEP	(64U << 10)
 #define CHANNEL_HOLD		(256U << 10)
@@ -257,8 +257,10 @@ channel_drain(struct channel_conn *c, const struct channel_events *ev, int hold)
 	uint32_t		 len;
 	size_t			 n = 0;
 
-	if (r == NULL || c->broken)
+	if (r == NULL || c->broken) {
+		c->held = 0;	/* an ended or broken ring holds nothing back */
 		return 0;
+	}
 	mask = c->map_len - WIRE_RING_HEADER_SIZE - 1;
 	pos = zeroed = r->read_pos;
 	claim = c->claim;

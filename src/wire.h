@@ -150,7 +150,7 @@ enum wire_rec_type {
 	WIRE_REC_ALLOC_EXACT,	/* struct wire_alloc_exact: an ALLOC whose weight is its size */
 	WIRE_REC_FREE_ADDR,	/* uint64_t address: a FREE, its allocator in the header's flags */
 	WIRE_REC_ALLOC_EXACT_FREED,	/* struct wire_alloc_exact, freed before it was read
-				   (Cancelling): allocated, never live */
+				   (Cancelling): allocated, live only for an instant */
 	WIRE_REC_ALLOC_FREED,	/* struct wire_alloc: the full form of the above; never on a ring */
 };
 
