@@ -537,20 +537,34 @@ profile_live_block(const struct process *p, uint64_t addr)
 	return &p->live_pool[*v];
 }
 
+/* Count an allocation, live or already freed, as allocated by its stack; returns the stack. */
+static uint32_t
+profile_count_alloc(struct process *p, const struct wire_alloc *w, double count)
+{
+	struct stack_stats	*s;
+	uint32_t		 stack = PROFILE_NO_STACK, gid;
+
+	if (profile_stack_lookup(p, w->stack, &gid))
+		stack = gid;
+	s = profile_stats(p, stack);
+	s->alloc_bytes += w->weight;
+	s->alloc_count += count;
+	p->allocated += w->weight;
+	p->allocations += count;
+	return stack;
+}
+
 /* Apply WIRE_REC_ALLOC. */
 static void
 profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_alloc *w)
 {
-	uint64_t		 stack = PROFILE_NO_STACK;
-	struct stack_stats	*s;
 	struct recent_alloc	*r;
 	struct live_alloc	*a;
-	uint32_t		 idx, gid;
+	uint32_t		 idx, stack;
 	unsigned int		 log2;
-	double			 count;
+	double			 count = profile_count(w->weight, w->size);
 
-	if (profile_stack_lookup(p, w->stack, &gid))
-		stack = gid;
+	stack = profile_count_alloc(p, w, count);
 	if (p->live_free_len > 0)
 		idx = p->live_free[--p->live_free_len];
 	else {
@@ -562,7 +576,7 @@ profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_all
 	a = &p->live_pool[idx];
 	a->size = w->size;
 	a->weight = w->weight;
-	a->stack = (uint32_t)stack;
+	a->stack = stack;
 	a->allocator = w->allocator;
 	a->mapped = w->allocator == WIRE_ALLOC_MMAP;
 	if (a->mapped) {
@@ -587,13 +601,7 @@ profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_all
 		r->idx = idx;
 	}
 
-	count = profile_count(w->weight, w->size);
-	s = profile_stats(p, (uint32_t)stack);
-	s->alloc_bytes += w->weight;
-	s->alloc_count += count;
-	p->allocated += w->weight;
-	p->allocations += count;
-	profile_change_live(p, (uint32_t)stack, (int64_t)w->weight, count);
+	profile_change_live(p, stack, (int64_t)w->weight, count);
 	(void)pf;
 }
 
@@ -605,17 +613,9 @@ profile_apply_alloc(struct profile *pf, struct process *p, const struct wire_all
 static void
 profile_apply_alloc_freed(struct process *p, const struct wire_alloc *w)
 {
-	struct stack_stats	*s;
-	uint32_t		 stack = PROFILE_NO_STACK, gid;
-	double			 count = profile_count(w->weight, w->size);
+	double		count = profile_count(w->weight, w->size);
+	uint32_t	stack = profile_count_alloc(p, w, count);
 
-	if (profile_stack_lookup(p, w->stack, &gid))
-		stack = gid;
-	s = profile_stats(p, stack);
-	s->alloc_bytes += w->weight;
-	s->alloc_count += count;
-	p->allocated += w->weight;
-	p->allocations += count;
 	if ((int64_t)((uint64_t)p->live_total + w->weight) > p->peak ||
 	    (!p->all_ended && (int64_t)((uint64_t)p->pf->live_all + w->weight) > p->pf->peak_all)) {
 		profile_change_live(p, stack, (int64_t)w->weight, count);

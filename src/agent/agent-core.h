@@ -411,6 +411,18 @@ agent_unlock(int *lock)
 }
 
 /*
+ * This thread reserved [start, end): a new run of its own reservations
+ * unless the last one ended at start (agent_tls.ring_end, run_start).
+ */
+static inline void
+agent_ring_mine(uint64_t start, uint64_t end)
+{
+	if (start != agent_tls.ring_end)
+		agent_tls.run_start = start;
+	agent_tls.ring_end = end;
+}
+
+/*
  * Reserve len bytes (a multiple of 8, at most agent_ring_max_record()) for
  * one record, inlined into every recording path: one compare-and-swap when
  * the ring has room and the record fits before its end, else
@@ -434,9 +446,7 @@ agent_ring_reserve(uint32_t len, uint64_t weight)
 		    (wr & agent_ring.mask) + len <= agent_ring.size &&
 		    __atomic_compare_exchange_n(&hdr->write_pos, &wr, wr + len, 0,
 		    __ATOMIC_RELAXED, __ATOMIC_RELAXED))) {
-			if (wr != agent_tls.ring_end)
-				agent_tls.run_start = wr;
-			agent_tls.ring_end = wr + len;
+			agent_ring_mine(wr, wr + len);
 			return (struct wire_rec *)(agent_ring.data + (wr & agent_ring.mask));
 		}
 	}

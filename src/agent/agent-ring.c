@@ -260,9 +260,7 @@ agent_ring_begin(uint32_t len, uint64_t weight)
 	if (__atomic_load_n(&agent_ring.stalled_at, __ATOMIC_RELAXED) != ~0ULL)
 		__atomic_store_n(&agent_ring.stalled_at, ~0ULL, __ATOMIC_RELAXED);
 
-	if (wr != agent_tls.ring_end)
-		agent_tls.run_start = wr;
-	agent_tls.ring_end = wr + need;
+	agent_ring_mine(wr, wr + need);
 	if (need != len) {
 		/* The tail is too short: pad it (tail >= 8, records are 8-aligned). */
 		pad = (struct wire_rec *)(agent_ring.data + off);
