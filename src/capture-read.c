@@ -43,7 +43,7 @@ capture_apply(struct profile *pf, uint16_t type, uint16_t sub, uint32_t proc,
 	struct wire_hello	 h;
 	struct capture_end	 e;
 	struct process		*p = NULL;
-	uint64_t		 v, hwm = 0;
+	uint64_t		 v, hwm = 0, ring = 0;
 
 	if (type == CAP_REC_WIRE || type == CAP_REC_RSS || type == CAP_REC_END) {
 		if ((p = profile_process(pf, proc)) == NULL)
@@ -69,10 +69,15 @@ capture_apply(struct profile *pf, uint16_t type, uint16_t sub, uint32_t proc,
 		if (type == CAP_REC_TIME)
 			profile_apply_time(pf, v);
 		else {
-			/* Newer captures (November 2026 on) add the high-water mark. */
+			/*
+			 * Newer captures (November 2026 on) add the high-water
+			 * mark, then the ring's resident bytes in both.
+			 */
 			if (len >= 2 * sizeof v)
 				memcpy(&hwm, (const char *)payload + sizeof v, sizeof hwm);
-			profile_apply_rss(pf, p, v, hwm);
+			if (len >= 3 * sizeof v)
+				memcpy(&ring, (const char *)payload + 2 * sizeof v, sizeof ring);
+			profile_apply_rss(pf, p, v, hwm, ring);
 		}
 		return 0;
 	case CAP_REC_END:

@@ -38,7 +38,8 @@ enum capture_rec_type {
 	CAP_REC_PROCESS,	/* struct wire_hello: a process image starts */
 	CAP_REC_WIRE,		/* a wire record of a process; sub = enum wire_rec_type */
 	CAP_REC_TIME,		/* u64 ns since the start */
-	CAP_REC_RSS,		/* u64 resident bytes of a process, then (optional) u64 its peak */
+	CAP_REC_RSS,		/* u64 resident bytes of a process, then (optional) u64 its peak,
+				   then (optional) u64 the bytes of both that are memprof's ring */
 	CAP_REC_END,		/* struct capture_end: a process image ended */
 	CAP_REC_TRAILER,	/* u64 number of records before it: the capture is complete */
 	CAP_REC_EVENTS,		/* a run of packed ALLOC/FREE events of a process (v2) */

@@ -154,7 +154,7 @@ collect_tick(struct collect *co, uint64_t now)
 {
 	struct channel_conn	*c;
 	struct process		*p;
-	uint64_t		 rss[2], t = now - co->t0_ns;
+	uint64_t		 rss[3], t = now - co->t0_ns;
 	size_t			 i;
 
 	for (i = 0; i < co->chan.nconns; i++) {
@@ -163,8 +163,10 @@ collect_tick(struct collect *co, uint64_t now)
 			continue;
 		if ((rss[0] = collect_read_rss(c->hello.pid, &rss[1])) == 0)
 			continue;
+		rss[2] = c->ring == NULL ? 0 :
+		    wire_ring_resident(c->ring, c->map_len, (size_t)sysconf(_SC_PAGESIZE));
 		capture_write(co->writer, CAP_REC_RSS, 0, c->serial, rss, sizeof rss);
-		profile_apply_rss(co->pf, p, rss[0], rss[1]);
+		profile_apply_rss(co->pf, p, rss[0], rss[1], rss[2]);
 	}
 	capture_write(co->writer, CAP_REC_TIME, 0, 0, &t, sizeof t);
 	profile_apply_time(co->pf, t);

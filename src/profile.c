@@ -256,6 +256,18 @@ profile_rss_raise(struct profile *pf, struct process *p, uint64_t peak)
 	p->rss_peak = peak;
 }
 
+/*
+ * A resident figure of an image without memprof's ring (wire_ring_resident).
+ * The ring's pages only ever grow in number, so taking the ring of now off
+ * a high-water mark reached earlier can only err low, by what the ring
+ * grew since; the per-tick samples bound it from below as well.
+ */
+static uint64_t
+profile_less_ring(uint64_t bytes, uint64_t ring)
+{
+	return bytes > ring ? bytes - ring : 0;
+}
+
 /* An image ended (or was replaced by exec): its peak leaves the running sum. */
 static void
 profile_rss_leave(struct profile *pf, struct process *p)
@@ -924,7 +936,7 @@ profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const v
 	struct wire_free	f;
 	struct wire_unmap	u;
 	struct wire_python	py;
-	uint64_t		exit_rss;
+	uint64_t		exit_rss[2];
 	const struct wire_alloc	*ap;
 	const struct wire_free	*fp;
 
@@ -977,10 +989,13 @@ profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const v
 			profile_snapshot_exit(p);
 			p->exited_code = 1;
 		}
-		/* The image's own peak resident set, if the agent read it. */
-		if (len >= sizeof exit_rss) {
-			memcpy(&exit_rss, payload, sizeof exit_rss);
-			profile_rss_raise(pf, p, exit_rss);
+		/* The image's own peak resident set, if the agent read it, less the ring's pages. */
+		if (len >= sizeof exit_rss[0]) {
+			memcpy(exit_rss, payload, len >= sizeof exit_rss ? sizeof exit_rss :
+			    sizeof exit_rss[0]);
+			if (exit_rss[0] != 0)
+				profile_rss_raise(pf, p, profile_less_ring(exit_rss[0],
+				    len >= sizeof exit_rss ? exit_rss[1] : 0));
 		}
 		return 0;
 	default:
@@ -1010,8 +1025,11 @@ profile_apply_end(struct profile *pf, struct process *p, int wait_status,
 
 /* A resident-set sample of a process, with its high-water mark (0 if unknown). */
 void
-profile_apply_rss(struct profile *pf, struct process *p, uint64_t rss, uint64_t hwm)
+profile_apply_rss(struct profile *pf, struct process *p, uint64_t rss, uint64_t hwm,
+    uint64_t ring)
 {
+	rss = profile_less_ring(rss, ring);
+	hwm = profile_less_ring(hwm, ring);
 	p->rss_last = rss;
 	profile_rss_raise(pf, p, rss > hwm ? rss : hwm);
 }

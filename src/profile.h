@@ -229,8 +229,9 @@ int		 profile_apply_wire(struct profile *, struct process *, uint16_t type,
 		     const void *payload, size_t len);
 void		 profile_apply_end(struct profile *, struct process *, int wait_status,
 		     uint64_t dropped_records, uint64_t dropped_bytes);
+/* RSS and VmHWM of an image; ring: how much of them is memprof's ring (0: unknown). */
 void		 profile_apply_rss(struct profile *, struct process *, uint64_t rss,
-		    uint64_t hwm);
+		    uint64_t hwm, uint64_t ring);
 void		 profile_apply_time(struct profile *, uint64_t t_ns);
 
 /* The module of a process that covers addr, or NULL. */

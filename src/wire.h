@@ -50,6 +50,7 @@
 #ifndef MEMPROF_WIRE_H
 #define MEMPROF_WIRE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define WIRE_MAGIC		0x474e52464f52504dULL	/* "MPROFRNG" */
@@ -73,6 +74,16 @@
 #define WIRE_RING_DEFAULT_SIZE	(4U << 20)
 #define WIRE_RING_EXACT_SIZE	(16U << 20)
 #define WIRE_RING_HEADER_SIZE	4096U
+
+/*
+ * The bytes of a ring mapping (map, len) resident in memory: the pages of
+ * the shared ring that exist, which the agent's process has all touched
+ * (every page is first written by the agent), so they are in its VmRSS (as
+ * RssShmem) on top of the program's own memory.  Both sides take them off
+ * the resident figures they report (the EXIT record, the capture's RSS
+ * records).  0 if it cannot be told.  src/wire-resident.c, in both.
+ */
+uint64_t	wire_ring_resident(void *map, size_t len, size_t page);
 
 /* struct wire_hello.flags */
 #define WIRE_HELLO_EXACT	0x1
@@ -144,7 +155,8 @@ enum wire_rec_type {
 	WIRE_REC_CODE,		/* struct wire_code + strings + line table */
 	WIRE_REC_PYTHON,	/* struct wire_python */
 	WIRE_REC_EXIT,		/* program code finished (Python atexit, exit()); optional
-				   u64: the image's peak resident bytes then (VmHWM), 0 unknown */
+				   u64: the image's peak resident bytes then (VmHWM), 0 unknown;
+				   optional u64: the ring's resident bytes in it */
 	WIRE_REC_THREAD,	/* struct wire_thread */
 	WIRE_REC_MODULE,	/* struct wire_module + path: for native symbols */
 	WIRE_REC_ALLOC_EXACT,	/* struct wire_alloc_exact: an ALLOC whose weight is its size */

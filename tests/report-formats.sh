@@ -170,6 +170,26 @@ ok*) t_ok "json: rss_peak_bytes of images one after another: ${out#ok }" ;;
 *) t_fail "json: rss_peak_bytes of images one after another" "${out#FAIL }" ;;
 esac
 
+# Peak RSS is the program's, not memprof's: the agent's ring (16 MiB under
+# --exact, every page of it touched) is taken off, so the figure stays near
+# the bare run's own high-water mark (the agent's tables and code remain,
+# a few MiB).  Without that it read 16 MiB over.
+ring_code='x = [str(i) * 3 for i in range(300000)]
+with open("/proc/self/status") as f:
+    print([l.split()[1] for l in f if l.startswith("VmHWM")][0])'
+t_run "$PY" -c "$ring_code"
+bare_kb=$T_OUT
+t_run "$MEMPROF" run --exact -o ring.mprof "$PY" -c "$ring_code"
+under_kb=$T_OUT
+t_run "$MEMPROF" report -f json ring.mprof
+rss=$(printf '%s' "$T_OUT" | python3 -c 'import json, sys; print(json.load(sys.stdin)["totals"]["rss_peak_bytes"])')
+over=$((rss / 1024 - bare_kb))
+if [ "$over" -lt 6144 ] && [ "$over" -gt -2048 ]; then
+    t_ok "json: --exact peak RSS ${rss} is the bare run's ${bare_kb} kB + ${over} kB (VmHWM under memprof: ${under_kb} kB, ring included)"
+else
+    t_fail "json: --exact peak RSS without the ring" "$rss bytes against the bare run's $bare_kb kB (under memprof VmHWM $under_kb kB)"
+fi
+
 for f in flamegraph html pprof; do
     t_run "$MEMPROF" report -f $f one.mprof
     t_expect_rc "$f: not built yet, exit 1" 1

@@ -541,23 +541,26 @@ record_peak_rss(void)
 /*
  * The end of the program's own code: one WIRE_REC_EXIT per image, with its
  * peak resident set so far, which a process shorter than the collector's
- * 100 ms tick would otherwise never report.
+ * 100 ms tick would otherwise never report, and the part of it that is the
+ * ring itself (wire_ring_resident).
  */
 void
 agent_record_exit(void)
 {
 	struct wire_rec	*rec;
-	uint64_t	 peak;
-	uint32_t	 len = sizeof *rec + sizeof peak;
+	uint64_t	 v[2];
+	uint32_t	 len = sizeof *rec + sizeof v;
 	int		 saved = errno;
 
 	if (agent_mode_get() == AGENT_MODE_OFF ||
 	    __atomic_exchange_n(&record.exit_sent, 1, __ATOMIC_ACQ_REL) != 0)
 		goto out;
-	peak = record_peak_rss();
+	v[0] = record_peak_rss();
+	v[1] = agent_ring.hdr == NULL ? 0 :
+	    wire_ring_resident(agent_ring.hdr, agent_ring.map_len, agent_page_size);
 	rec = agent_ring_reserve(len, 0);
 	if (rec != NULL) {
-		memcpy(rec + 1, &peak, sizeof peak);
+		memcpy(rec + 1, v, sizeof v);
 		agent_ring_commit(rec, len, WIRE_REC_EXIT, 0);
 	}
 out:

@@ -60,7 +60,7 @@ command -v gcc >/dev/null 2>&1 || { echo "SKIP gcc not found"; exit 77; }
 
 core="$src/agent/agent-core.c $src/agent/agent-record.c $src/agent/agent-ring.c
     $src/agent/agent-hooks.c $src/agent/agent-sampler.c $src/agent/agent-addrset.c $src/agent/agent-maps.c
-    $src/agent/agent-stack.c"
+    $src/agent/agent-stack.c $src/wire-resident.c"
 if [ -z "${MEMPROF_TEST_STUB_PYTHON:-}" ] && [ -f "$src/agent/agent-python.c" ] &&
     [ -f "$src/agent/agent-pymem.c" ] && [ -f "$src/linetable.c" ]; then
     python_src="$src/agent/agent-python.c $src/agent/agent-pymem.c $src/linetable.c"
