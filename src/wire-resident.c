@@ -2,7 +2,8 @@
  * wire-resident.c: how much of a ring is resident, for the agent and the
  * controller alike (wire.h).  mincore() reports a shared mapping's page
  * cache, the same pages whichever process asks; the vector is on the stack,
- * a megabyte of ring per call, because the agent may not allocate.
+ * 4 MiB of ring per call (one call for a sampling ring, four for an exact
+ * one, per process and tick), because the agent may not allocate.
  */
 
 #ifndef _DEFAULT_SOURCE
@@ -17,7 +18,7 @@
 uint64_t
 wire_ring_resident(void *map, size_t len, size_t page)
 {
-	unsigned char	vec[256];
+	unsigned char	vec[1024];
 	uint64_t	resident = 0;
 	size_t		off, n, i;
 
