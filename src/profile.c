@@ -991,11 +991,10 @@ profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const v
 		}
 		/* The image's own peak resident set, if the agent read it, less the ring's pages. */
 		if (len >= sizeof exit_rss[0]) {
-			memcpy(exit_rss, payload, len >= sizeof exit_rss ? sizeof exit_rss :
-			    sizeof exit_rss[0]);
+			memset(exit_rss, 0, sizeof exit_rss);
+			memcpy(exit_rss, payload, len < sizeof exit_rss ? len : sizeof exit_rss);
 			if (exit_rss[0] != 0)
-				profile_rss_raise(pf, p, profile_less_ring(exit_rss[0],
-				    len >= sizeof exit_rss ? exit_rss[1] : 0));
+				profile_rss_raise(pf, p, profile_less_ring(exit_rss[0], exit_rss[1]));
 		}
 		return 0;
 	default:
