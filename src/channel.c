@@ -28,6 +28,9 @@
 
 /* The largest ring the controller maps (the agent's default is 4 MiB). */
 #define CHANNEL_RING_MAX	(1ULL << 30)
+/* A sampling ring goes back to the kernel CHANNEL_PUNCH bytes at a time (channel_release). */
+#define CHANNEL_PAGE		4096U
+#define CHANNEL_PUNCH		(64U << 10)
 
 /* Listen on a fresh abstract socket named after our pid and a random tag. */
 int
@@ -123,7 +126,20 @@ channel_map_ring(struct channel_conn *c, int memfd)
 		return -1;
 	}
 	c->data = (unsigned char *)c->ring + WIRE_RING_HEADER_SIZE;
+	c->pos = c->released = __atomic_load_n(&c->ring->read_pos, __ATOMIC_ACQUIRE);
 	return 0;
+}
+
+/*
+ * Whether c's consumed pages go back to the kernel (channel_release): a
+ * sampling ring of at least 16 punches (what is held back is then a
+ * sixteenth of it at most), with pages the size its header is aligned to.
+ */
+static int
+channel_can_punch(const struct channel_conn *c)
+{
+	return !(c->hello.flags & WIRE_HELLO_EXACT) && sysconf(_SC_PAGESIZE) == CHANNEL_PAGE &&
+	    c->map_len - WIRE_RING_HEADER_SIZE >= 16 * CHANNEL_PUNCH;
 }
 
 /* Receive the hello and its memfd; 0 done, -1 bad (close the connection). */
@@ -163,6 +179,7 @@ channel_read_hello(struct channel *ch, struct channel_conn *c)
 		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == 0 && cred.pid > 0)
 			c->hello.pid = cred.pid;
 		c->serial = ch->next_serial++;
+		c->punch = channel_can_punch(c);
 		rc = 0;
 	}
 	if (memfd >= 0)
@@ -198,6 +215,46 @@ channel_zero(struct channel_conn *c, uint64_t mask, uint64_t from, uint64_t to)
 	memset(c->data + off, 0, first);
 	if (n > first)
 		memset(c->data, 0, n - first);
+}
+
+/*
+ * Give the bytes consumed up to pos back to the producers: zero them, then
+ * publish read_pos (wire.h).  A sampling ring instead returns whole pages
+ * to the kernel (a hole punched in the memfd reads back as zeros), 64 KiB
+ * at a time (one call, one TLB flush in the agent), and publishes read_pos
+ * at the last 64 KiB boundary, the rest waiting until it is consumed whole:
+ * its agent writes a few records a second, so the pages it faults in again
+ * cost it nothing that shows, and the ring stays some 64 KiB resident
+ * instead of up to all of it (4 MiB per process, charged to the program's
+ * container).  An exact ring is
+ * rewritten at tens of megabytes a second and is zeroed in place: a fault
+ * per page would cost its agent more than the memory is worth.  A page
+ * whose bytes of the next lap could already be reserved is never punched:
+ * only [released, pos) is, and producers stay before released + ring size.
+ */
+static void
+channel_release(struct channel_conn *c, uint64_t mask, uint64_t pos)
+{
+	uint64_t	to = pos, off, n, first;
+
+	if (c->punch) {
+		to = pos & ~(uint64_t)(CHANNEL_PUNCH - 1);
+		if (to <= c->released)
+			return;
+		off = c->released & mask;
+		n = to - c->released;
+		first = n <= mask + 1 - off ? n : mask + 1 - off;
+		if (madvise(c->data + off, first, MADV_REMOVE) != 0 ||
+		    (n > first && madvise(c->data, n - first, MADV_REMOVE) != 0)) {
+			/* Not on this kernel or file system: zero in place from now on. */
+			c->punch = 0;
+			to = pos;
+			channel_zero(c, mask, c->released, pos);
+		}
+	} else
+		channel_zero(c, mask, c->released, pos);
+	c->released = to;
+	__atomic_store_n(&c->ring->read_pos, to, __ATOMIC_RELEASE);
 }
 
 /*
@@ -244,16 +301,16 @@ channel_claim(struct channel_conn *c, uint64_t pos, int hold)
 }
 
 /*
- * Read the published records of one ring (up to CHANNEL_DRAIN_MAX), zero
- * them and release the space, a batch of records at a time (one memset per
- * batch).  Returns the number of records read.
+ * Read the published records of one ring (up to CHANNEL_DRAIN_MAX) and
+ * release their space, a batch of records at a time (channel_release).
+ * Returns the number of records read.
  */
 static size_t
 channel_drain(struct channel_conn *c, const struct channel_events *ev, int hold)
 {
 	struct wire_ring	*r = c->ring;
 	struct wire_rec		*rec;
-	uint64_t		 pos, mask, off, zeroed, word, claim;
+	uint64_t		 pos, mask, off, word, claim;
 	uint32_t		 len;
 	size_t			 n = 0;
 
@@ -262,7 +319,7 @@ channel_drain(struct channel_conn *c, const struct channel_events *ev, int hold)
 		return 0;
 	}
 	mask = c->map_len - WIRE_RING_HEADER_SIZE - 1;
-	pos = zeroed = r->read_pos;
+	pos = c->pos;
 	claim = c->claim;
 	for (;;) {
 		if (pos >= claim && (claim = channel_claim(c, pos, hold)) <= pos)
@@ -288,15 +345,14 @@ channel_drain(struct channel_conn *c, const struct channel_events *ev, int hold)
 		n++;
 		/* Release space in batches so producers waiting on a full ring move on. */
 		if ((n & 1023) == 0) {
-			channel_zero(c, mask, zeroed, pos);
-			zeroed = pos;
-			__atomic_store_n(&r->read_pos, pos, __ATOMIC_RELEASE);
+			c->pos = pos;
+			channel_release(c, mask, pos);
 		}
 		if (n >= CHANNEL_DRAIN_MAX)
 			break;
 	}
-	channel_zero(c, mask, zeroed, pos);
-	__atomic_store_n(&r->read_pos, pos, __ATOMIC_RELEASE);
+	c->pos = pos;
+	channel_release(c, mask, pos);
 	return n;
 }
 

@@ -20,6 +20,9 @@ struct channel_conn {
 	struct wire_ring	*ring;		/* mapped header page + data */
 	size_t			 map_len;
 	unsigned char		*data;
+	uint64_t		 pos;		/* the next record to read */
+	uint64_t		 released;	/* read_pos as last published */
+	int			 punch;		/* release whole pages to the kernel (channel_release) */
 	uint64_t		 claim;		/* claim_pos as last announced */
 	uint64_t		 seen_write;	/* write_pos at the last claim */
 	int			 held;		/* the last claim held records back */

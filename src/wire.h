@@ -22,7 +22,11 @@
  * sequence numbers to pair frees with allocations or to handle address
  * reuse.  The single consumer (the controller) reads records in order, stops
  * at the first unpublished one, zeroes what it consumed (so stale bytes never
- * look published on the next lap) and then advances read_pos.  A record never
+ * look published on the next lap) and then advances read_pos.  A sampling
+ * ring's consumer instead returns consumed pages to the kernel (they read
+ * back as zeros, and stop being the program's memory), 64 KiB at a time,
+ * and may leave read_pos behind what it has read, at a 64 KiB boundary,
+ * until the rest of that stretch is read.  A record never
  * wraps: a producer whose record would cross the end reserves the tail as a
  * WIRE_PAD record as part of the same reservation.  When the ring is full a
  * sampling agent drops the record and counts it; an exact agent waits for the
