@@ -326,6 +326,9 @@ pymem_malloc_sampled(struct pymem_domain *d, size_t size)
 static inline __attribute__((always_inline)) void *
 pymem_malloc(struct pymem_domain *d, void *ctx, size_t size)
 {
+#ifdef MEMPROF_BENCH_FLOOR
+	return d->orig.malloc(ctx, size);	/* bench/floor.sh: the floor of any wrapper */
+#endif
 	if (pymem_fast(size)) {
 		if (AGENT_LIKELY(!agent_sample_due(size)))
 			return d->orig.malloc(ctx, size);
@@ -368,6 +371,9 @@ pymem_calloc(struct pymem_domain *d, void *ctx, size_t nelem, size_t elsize)
 {
 	size_t	size;
 
+#ifdef MEMPROF_BENCH_FLOOR
+	return d->orig.calloc(ctx, nelem, elsize);	/* bench/floor.sh: the floor of any wrapper */
+#endif
 	if (!__builtin_mul_overflow(nelem, elsize, &size) && pymem_fast(size)) {
 		if (AGENT_LIKELY(!agent_sample_due(size)))
 			return d->orig.calloc(ctx, nelem, elsize);
@@ -424,6 +430,9 @@ pymem_realloc_sampled(struct pymem_domain *d, void *ptr, size_t size)
 static inline __attribute__((always_inline)) void *
 pymem_realloc(struct pymem_domain *d, void *ctx, void *ptr, size_t size)
 {
+#ifdef MEMPROF_BENCH_FLOOR
+	return d->orig.realloc(ctx, ptr, size);	/* bench/floor.sh: the floor of any wrapper */
+#endif
 	if (pymem_fast(size) && (ptr == NULL || !agent_addrset_probe((uintptr_t)ptr))) {
 		if (AGENT_LIKELY(!agent_sample_due(size)))
 			return d->orig.realloc(ctx, ptr, size);
