@@ -224,13 +224,13 @@ channel_zero(struct channel_conn *c, uint64_t mask, uint64_t from, uint64_t to)
  * at a time (one call, one TLB flush in the agent), and publishes read_pos
  * at the last 64 KiB boundary, the rest waiting until it is consumed whole:
  * its agent writes a few records a second, so the pages it faults in again
- * cost it nothing that shows, and the ring stays some 64 KiB resident
- * instead of up to all of it (4 MiB per process, charged to the program's
- * container).  An exact ring is
- * rewritten at tens of megabytes a second and is zeroed in place: a fault
- * per page would cost its agent more than the memory is worth.  A page
- * whose bytes of the next lap could already be reserved is never punched:
- * only [released, pos) is, and producers stay before released + ring size.
+ * cost it nothing that shows, and the ring stays typically under 128 KiB
+ * resident instead of up to all of it (4 MiB per process, charged to the
+ * program's container).  An exact ring is rewritten at tens of megabytes a
+ * second and is zeroed in place: a fault per page would cost its agent
+ * more than the memory is worth.  A page whose bytes of the next lap could
+ * already be reserved is never punched: only [released, pos) is, and
+ * producers stay before released + ring size.
  */
 static void
 channel_release(struct channel_conn *c, uint64_t mask, uint64_t pos)
