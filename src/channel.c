@@ -31,6 +31,8 @@
 /* A sampling ring goes back to the kernel CHANNEL_PUNCH bytes at a time (channel_release). */
 #define CHANNEL_PAGE		4096U
 #define CHANNEL_PUNCH		(64U << 10)
+/* An exact ring still for this long goes back to the kernel (channel_idle_return). */
+#define CHANNEL_IDLE_MS		1000U
 
 /* Listen on a fresh abstract socket named after our pid and a random tag. */
 int
@@ -217,6 +219,20 @@ channel_zero(struct channel_conn *c, uint64_t mask, uint64_t from, uint64_t to)
 		memset(c->data, 0, n - first);
 }
 
+/* Punch the whole pages of ring positions [from, to) (at most one lap) out of the memfd. */
+static int
+channel_punch(struct channel_conn *c, uint64_t mask, uint64_t from, uint64_t to)
+{
+	uint64_t	off = from & mask, n = to - from, first;
+
+	first = n <= mask + 1 - off ? n : mask + 1 - off;
+	if (madvise(c->data + off, first, MADV_REMOVE) != 0)
+		return -1;
+	if (n > first && madvise(c->data, n - first, MADV_REMOVE) != 0)
+		return -1;
+	return 0;
+}
+
 /*
  * Give the bytes consumed up to pos back to the producers: zero them, then
  * publish read_pos (wire.h).  A sampling ring instead returns whole pages
@@ -235,17 +251,13 @@ channel_zero(struct channel_conn *c, uint64_t mask, uint64_t from, uint64_t to)
 static void
 channel_release(struct channel_conn *c, uint64_t mask, uint64_t pos)
 {
-	uint64_t	to = pos, off, n, first;
+	uint64_t	to = pos;
 
 	if (c->punch) {
 		to = pos & ~(uint64_t)(CHANNEL_PUNCH - 1);
 		if (to <= c->released)
 			return;
-		off = c->released & mask;
-		n = to - c->released;
-		first = n <= mask + 1 - off ? n : mask + 1 - off;
-		if (madvise(c->data + off, first, MADV_REMOVE) != 0 ||
-		    (n > first && madvise(c->data, n - first, MADV_REMOVE) != 0)) {
+		if (channel_punch(c, mask, c->released, to) != 0) {
 			/* Not on this kernel or file system: zero in place from now on. */
 			c->punch = 0;
 			to = pos;
@@ -356,16 +368,83 @@ channel_drain(struct channel_conn *c, const struct channel_events *ev, int hold)
 	return n;
 }
 
+/* Milliseconds of CLOCK_MONOTONIC, never 0. */
+static uint64_t
+channel_now_ms(void)
+{
+	struct timespec	ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000 + 1;
+}
+
+/*
+ * An exact ring is zeroed in place as it is read (channel_release), so a
+ * process that allocated a lap's worth once keeps all 16 MiB of it
+ * resident, idle or not; and its free space cannot simply be punched, since
+ * a producer may reserve it at any moment.  So once the ring has stood
+ * still for CHANNEL_IDLE_MS (everything written has been read, write_pos
+ * unchanged), the consumer reserves that free space itself, as a producer
+ * would, with a compare-and-swap of write_pos (which fails, and changes
+ * nothing, if a producer reserved first), punches its whole pages out of
+ * the memfd and reads on past it, releasing it at once.  The free space is
+ * all zeros (wire.h), so nothing needs writing; the last CHANNEL_PUNCH
+ * bytes before read_pos + size stay free for producers meanwhile.  Done
+ * once per stillness.
+ */
+static void
+channel_idle_return(struct channel_conn *c, size_t nread)
+{
+	struct wire_ring	*r = c->ring;
+	uint64_t		 mask, wr, end, from, now;
+
+	if (r == NULL || c->broken || c->punch || !(c->hello.flags & WIRE_HELLO_EXACT) ||
+	    sysconf(_SC_PAGESIZE) != CHANNEL_PAGE)
+		return;
+	wr = __atomic_load_n(&r->write_pos, __ATOMIC_ACQUIRE);
+	if (nread != 0 || wr != c->pos || wr == c->returned) {
+		c->idle_since = 0;
+		return;
+	}
+	now = channel_now_ms();
+	if (c->idle_since == 0 || c->idle_pos != wr) {
+		c->idle_since = now;
+		c->idle_pos = wr;
+		return;
+	}
+	if (now - c->idle_since < CHANNEL_IDLE_MS)
+		return;
+	mask = c->map_len - WIRE_RING_HEADER_SIZE - 1;
+	if (mask + 1 < 16 * CHANNEL_PUNCH)
+		return;
+	end = (c->released + mask + 1 - CHANNEL_PUNCH) & ~(uint64_t)(CHANNEL_PAGE - 1);
+	from = (wr + CHANNEL_PAGE - 1) & ~(uint64_t)(CHANNEL_PAGE - 1);
+	c->idle_since = 0;
+	if (end <= from || !__atomic_compare_exchange_n(&r->write_pos, &wr, end, 0,
+	    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		return;
+	/* [wr, end) is ours now: no producer writes there until read_pos passes it. */
+	(void)channel_punch(c, mask, from, end);
+	c->pos = c->released = c->returned = end;
+	if (c->claim < end) {
+		__atomic_store_n(&r->claim_pos, end, __ATOMIC_RELAXED);
+		c->claim = end;
+	}
+	__atomic_store_n(&r->read_pos, end, __ATOMIC_RELEASE);
+}
+
 /* Drain every ring; returns the number of records read. */
 size_t
 channel_drain_all(struct channel *ch, const struct channel_events *ev, int hold)
 {
-	size_t	i, n = 0;
+	size_t	i, n = 0, nread;
 
 	ch->held = 0;
 	for (i = 0; i < ch->nconns; i++) {
-		n += channel_drain(ch->conns[i], ev, hold);
+		nread = channel_drain(ch->conns[i], ev, hold);
+		channel_idle_return(ch->conns[i], nread);
 		ch->held |= ch->conns[i]->held;
+		n += nread;
 	}
 	return n;
 }

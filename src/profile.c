@@ -258,9 +258,12 @@ profile_rss_raise(struct profile *pf, struct process *p, uint64_t peak)
 
 /*
  * A resident figure of an image without memprof's ring (wire_ring_resident).
- * The ring's pages only ever grow in number, so taking the ring of now off
- * a high-water mark reached earlier can only err low, by what the ring
- * grew since; the per-tick samples bound it from below as well.
+ * A figure of now loses the ring of now.  A high-water mark loses the most
+ * ring ever seen in the image (p->ring_max): the ring's pages can go back
+ * to the kernel (channel.c), and taking a shrunken ring off a mark reached
+ * while it was whole would report memprof's 16 MiB as the program's; the
+ * most can only err low, by what the ring grew after the mark, and the
+ * per-tick samples bound the peak from below as well.
  */
 static uint64_t
 profile_less_ring(uint64_t bytes, uint64_t ring)
@@ -993,8 +996,10 @@ profile_apply_wire(struct profile *pf, struct process *p, uint16_t type, const v
 		if (len >= sizeof exit_rss[0]) {
 			memset(exit_rss, 0, sizeof exit_rss);
 			memcpy(exit_rss, payload, len < sizeof exit_rss ? len : sizeof exit_rss);
+			if (exit_rss[1] > p->ring_max)
+				p->ring_max = exit_rss[1];
 			if (exit_rss[0] != 0)
-				profile_rss_raise(pf, p, profile_less_ring(exit_rss[0], exit_rss[1]));
+				profile_rss_raise(pf, p, profile_less_ring(exit_rss[0], p->ring_max));
 		}
 		return 0;
 	default:
@@ -1027,8 +1032,10 @@ void
 profile_apply_rss(struct profile *pf, struct process *p, uint64_t rss, uint64_t hwm,
     uint64_t ring)
 {
+	if (ring > p->ring_max)
+		p->ring_max = ring;
 	rss = profile_less_ring(rss, ring);
-	hwm = profile_less_ring(hwm, ring);
+	hwm = profile_less_ring(hwm, p->ring_max);
 	p->rss_last = rss;
 	profile_rss_raise(pf, p, rss > hwm ? rss : hwm);
 }

@@ -156,6 +156,7 @@ struct process {
 	uint64_t		 unmatched_frees;
 
 	uint64_t		 rss_last;	/* latest RSS sample, bytes */
+	uint64_t		 ring_max;	/* the most of memprof's ring seen resident in it */
 	uint64_t		 rss_peak;
 	int			 rss_gone;	/* its peak left the running images' sum */
 };

@@ -26,7 +26,11 @@
  * ring's consumer instead returns consumed pages to the kernel (they read
  * back as zeros, and stop being the program's memory), 64 KiB at a time,
  * and may leave read_pos behind what it has read, at a 64 KiB boundary,
- * until the rest of that stretch is read.  A record never
+ * until the rest of that stretch is read.  An exact ring's consumer, once
+ * the ring has stood still for a second with everything read, reserves the
+ * free space itself as a producer would (compare-and-swap on write_pos),
+ * returns its pages to the kernel and reads on past it: producers see
+ * write_pos jump, which they must allow for.  A record never
  * wraps: a producer whose record would cross the end reserves the tail as a
  * WIRE_PAD record as part of the same reservation.  When the ring is full a
  * sampling agent drops the record and counts it; an exact agent waits for the

@@ -5,8 +5,10 @@
 # subprocess.run of another Python, a multiprocessing pool, signal handlers
 # and death by signal, os._exit, SIGKILL; and each capture is readable and
 # holds the processes it should (one, or more when following children, one
-# with --no-follow); a sampling agent's ring does not stay resident in the
-# program (it would cost a container up to 4 MiB per process).
+# with --no-follow); the ring an agent shares with memprof does not stay
+# resident in the program (it would cost a container up to 4 MiB per
+# process sampling, 16 MiB exact), and records written after an exact ring
+# was given back all arrive.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -113,6 +115,59 @@ print("%s %d bytes allocated, %d records dropped" % ("ok" if ok else "FAIL", t["
 case $out in
 ok*) t_ok "and its records all arrived: ${out#ok }" ;;
 *) t_fail "records through a returned ring" "${out#FAIL }" ;;
+esac
+
+# An exact ring is zeroed in place while the program allocates (a page
+# fault per 4 KiB of records would cost more), so it is 16 MiB resident
+# after a lap; once the program has been still for a second the controller
+# gives its free space back to the kernel too.  What the program records
+# afterwards must all arrive: 100,000 blocks of 1000 bytes, kept.
+idle_code='import os, sys
+keep = []
+for i in range(1500000):
+    keep.append(str(i))
+    if len(keep) > 1000:
+        keep = keep[500:]
+print("ready", os.getpid(), flush=True)
+sys.stdin.readline()
+blocks = [bytearray(1000) for i in range(100000)]
+print("done", flush=True)'
+rm -f idle.fifo
+mkfifo idle.fifo
+"$MEMPROF" run --exact -o idle.mprof "$PY" -c "$idle_code" <idle.fifo >idle.out 2>idle.err &
+mp=$!
+exec 4>idle.fifo
+# ring_kb: the resident KiB of the ring mapping in the program, -1 if none.
+ring_kb() {
+    awk '/memprof-ring/ { f = 1 } f && /^Rss:/ { print $2; found = 1; exit } END { if (!found) print -1 }' \
+        "/proc/$pypid/smaps" 2>/dev/null
+}
+ring_small() { kb=$(ring_kb); [ "${kb:--1}" -ge 0 ] && [ "$kb" -le 1024 ]; }
+t_wait_for 60 grep -q ready idle.out
+pypid=$(awk '/^ready/ { print $2 }' idle.out)
+high=$(ring_kb)
+if [ -n "$pypid" ] && t_wait_for 20 ring_small; then
+    t_ok "an exact ring still for a second goes back to the kernel: $high KiB resident, then $(ring_kb) KiB"
+else
+    t_fail "exact ring given back when still" "pid ${pypid:-none}, ring resident $high KiB, then $(ring_kb) KiB"
+fi
+echo go >&4
+exec 4>&-
+wait $mp
+rc=$?
+out=$("$MEMPROF" report -f json idle.mprof | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+t = d["totals"]
+site = [s for s in d["sites"] if s["line"] == 9]
+n = site[0]["allocations"] if site else 0
+live = site[0]["live_bytes_at_exit"] if site else 0
+ok = t["dropped_records"] == 0 and n >= 100000 and live >= 100000 * 1000
+print("%s line 9: %d allocations, %d bytes live at exit, %d records dropped" %
+      ("ok" if ok else "FAIL", n, live, t["dropped_records"]))')
+case $rc.$out in
+0.ok*) t_ok "and what it records afterwards arrives whole: ${out#ok }" ;;
+*) t_fail "records after an exact ring was given back" "exit $rc, ${out#FAIL }; $(cat idle.err)" ;;
 esac
 
 t_done

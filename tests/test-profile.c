@@ -337,6 +337,31 @@ test_rss_without_ring(void **state)
 	profile_free(pf);
 }
 
+/*
+ * A ring given back to the kernel (an exact ring gone still) must not turn
+ * into the program's memory: a high-water mark reached while the ring was
+ * whole loses the whole ring, though the ring now is a few pages.
+ */
+static void
+test_rss_ring_given_back(void **state)
+{
+	struct profile	*pf = profile_create();
+	struct process	*p = new_process(pf, 1, 100);
+	uint64_t	 exit_rss[2] = { 60 << 20, 64 << 10 };
+
+	profile_apply_rss(pf, p, 50 << 20, 60 << 20, 16 << 20);
+	assert_int_equal(p->rss_peak, 44 << 20);
+	profile_apply_rss(pf, p, 30 << 20, 60 << 20, 64 << 10);
+	assert_int_equal(p->rss_last, (30 << 20) - (64 << 10));
+	assert_int_equal(p->rss_peak, 44 << 20);
+	assert_int_equal(profile_apply_wire(pf, p, WIRE_REC_EXIT, exit_rss, sizeof exit_rss), 0);
+	assert_int_equal(p->rss_peak, 44 << 20);
+	/* A resident set that grows past the mark with the ring small still counts. */
+	profile_apply_rss(pf, p, 70 << 20, 70 << 20, 64 << 10);
+	assert_int_equal(p->rss_peak, (70 << 20) - (64 << 10));
+	profile_free(pf);
+}
+
 static void
 test_unmap_ranges(void **state)
 {
@@ -513,6 +538,7 @@ main(void)
 		cmocka_unit_test(test_peak_matches_brute_force),
 		cmocka_unit_test(test_exit_snapshot),
 		cmocka_unit_test(test_rss_without_ring),
+		cmocka_unit_test(test_rss_ring_given_back),
 		cmocka_unit_test(test_unmap_ranges),
 		cmocka_unit_test(test_reused_address_without_free),
 		cmocka_unit_test(test_live_random_against_shadow),
