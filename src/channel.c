@@ -133,14 +133,15 @@ channel_map_ring(struct channel_conn *c, int memfd)
 }
 
 /*
- * Whether c's consumed pages go back to the kernel (channel_release): a
- * sampling ring of at least 16 punches (what is held back is then a
- * sixteenth of it at most), with pages the size its header is aligned to.
+ * Whether c's pages can go back to the kernel (channel_release for a
+ * sampling ring, channel_idle_return for an exact one): a ring of at least
+ * 16 punches (what is held back is then a sixteenth of it at most), with
+ * pages the size its header is aligned to.
  */
 static int
-channel_can_punch(const struct channel_conn *c)
+channel_returnable(const struct channel_conn *c)
 {
-	return !(c->hello.flags & WIRE_HELLO_EXACT) && sysconf(_SC_PAGESIZE) == CHANNEL_PAGE &&
+	return sysconf(_SC_PAGESIZE) == CHANNEL_PAGE &&
 	    c->map_len - WIRE_RING_HEADER_SIZE >= 16 * CHANNEL_PUNCH;
 }
 
@@ -181,7 +182,8 @@ channel_read_hello(struct channel *ch, struct channel_conn *c)
 		if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) == 0 && cred.pid > 0)
 			c->hello.pid = cred.pid;
 		c->serial = ch->next_serial++;
-		c->punch = channel_can_punch(c);
+		c->punch = channel_returnable(c) && !(c->hello.flags & WIRE_HELLO_EXACT);
+		c->idle_return = channel_returnable(c) && (c->hello.flags & WIRE_HELLO_EXACT);
 		rc = 0;
 	}
 	if (memfd >= 0)
@@ -398,25 +400,22 @@ channel_idle_return(struct channel_conn *c, size_t nread)
 	struct wire_ring	*r = c->ring;
 	uint64_t		 mask, wr, end, from, now;
 
-	if (r == NULL || c->broken || c->punch || !(c->hello.flags & WIRE_HELLO_EXACT) ||
-	    sysconf(_SC_PAGESIZE) != CHANNEL_PAGE)
+	if (r == NULL || c->broken || !c->idle_return)
 		return;
+	/* Still: nothing read this round and nothing unread (so write_pos has not moved). */
 	wr = __atomic_load_n(&r->write_pos, __ATOMIC_ACQUIRE);
 	if (nread != 0 || wr != c->pos || wr == c->returned) {
 		c->idle_since = 0;
 		return;
 	}
 	now = channel_now_ms();
-	if (c->idle_since == 0 || c->idle_pos != wr) {
+	if (c->idle_since == 0) {
 		c->idle_since = now;
-		c->idle_pos = wr;
 		return;
 	}
 	if (now - c->idle_since < CHANNEL_IDLE_MS)
 		return;
 	mask = c->map_len - WIRE_RING_HEADER_SIZE - 1;
-	if (mask + 1 < 16 * CHANNEL_PUNCH)
-		return;
 	end = (c->released + mask + 1 - CHANNEL_PUNCH) & ~(uint64_t)(CHANNEL_PAGE - 1);
 	from = (wr + CHANNEL_PAGE - 1) & ~(uint64_t)(CHANNEL_PAGE - 1);
 	c->idle_since = 0;

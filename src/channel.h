@@ -23,8 +23,8 @@ struct channel_conn {
 	uint64_t		 pos;		/* the next record to read */
 	uint64_t		 released;	/* read_pos as last published */
 	int			 punch;		/* release whole pages to the kernel (channel_release) */
-	uint64_t		 idle_pos;	/* write_pos when the ring was last seen still */
-	uint64_t		 idle_since;	/* since when (ms, CLOCK_MONOTONIC); 0: not still */
+	int			 idle_return;	/* an exact ring given back when still (channel_idle_return) */
+	uint64_t		 idle_since;	/* still since when (ms, CLOCK_MONOTONIC); 0: not still */
 	uint64_t		 returned;	/* write_pos after the last idle return (channel_idle_return) */
 	uint64_t		 claim;		/* claim_pos as last announced */
 	uint64_t		 seen_write;	/* write_pos at the last claim */
